@@ -1,0 +1,762 @@
+//! [`Barrier`]: a reusable rendezvous point for a fixed number of parties
+//! (Python's `threading.Barrier`), with an action, timeouts, `abort` and
+//! `reset`, whose pending waits can be withdrawn.
+//!
+//! # State machine
+//!
+//! All state lives under one mutex (`State`); the mutex is never held while
+//! user code runs (the action runs outside it) or while a waiter sleeps.
+//!
+//! * `count` — live parties that arrived in the current generation.
+//! * `generation` — bumped whenever a generation ends: by a trip, by
+//!   `abort()`, by `reset()`, by a timeout or by a panicking action.
+//! * `broken` — set by `abort()`, a timeout or a panicking action; cleared by
+//!   `reset()`. While set, every `wait` fails at once.
+//! * `tripping` — the last party arrived and is running the action. The
+//!   generation is then committed: its parties can no longer withdraw, and
+//!   newcomers wait on `entry` until the trip completes (Python's
+//!   "draining" state, without the need for released parties to run).
+//!
+//! A party arrives under the lock: it increments `count` and registers a
+//! listener on `released` *while still holding the lock*, so the listener
+//! list is in arrival order and holds exactly the live parties of the
+//! current generation after any parties of earlier generations that were
+//! released but have not run yet. Generations end only under the lock, with
+//! one `notify` on `released` that tags every not-yet-notified listener with
+//! the outcome: `Some(rank)` for a trip (ranks are handed out in list order,
+//! so a withdrawn party, whose listener left the list, takes no rank) or
+//! `None` for a break. A party's outcome therefore lives in its own listener
+//! and survives any number of later generations: a party released from
+//! generation *g* returns `Ok` even if *g + 1* has begun before it runs.
+//!
+//! Withdrawal (dropping a pending wait) takes the lock: if the party's
+//! generation is still filling, it decrements `count` and discards its
+//! listener (which cannot have been notified: that would have ended the
+//! generation under the lock). Otherwise the generation already ended, and
+//! the drop changes nothing for anyone.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use event_listener::{EventListener, IntoNotification, Listener};
+
+use crate::engine::{Op, deadline_after, named_future};
+use crate::sync::{Mutex, MutexGuard, lock};
+
+type Action = Box<dyn FnMut() + Send + 'static>;
+
+/// A barrier lets a fixed number of parties (tasks and/or threads) wait for
+/// each other: Python's `threading.Barrier`.
+///
+/// Each [`wait`](Barrier::wait) blocks until `parties` waits are pending at
+/// once; then all of them are released together, and the barrier is ready
+/// for the next *generation*. An optional action runs once per generation,
+/// on the last party to arrive, before anyone is released.
+///
+/// Unlike Python, and unlike tokio's and async-lock's barriers, a pending
+/// async wait can be **withdrawn**: dropping the future before its
+/// generation trips takes that party back out, and the barrier waits for
+/// another one. Like Python, a wait that times out *breaks* the barrier.
+///
+/// # Memory ordering
+///
+/// Everything a party did before calling `wait` is visible to every party
+/// of the same generation once its wait returns (the arrivals and the
+/// release happen under one mutex).
+///
+/// # Examples
+///
+/// Two threads and two async tasks meet at one barrier:
+///
+/// ```
+/// use rallypoint::Barrier;
+/// use std::sync::Arc;
+///
+/// let barrier = Arc::new(Barrier::new(4));
+/// let mut handles = Vec::new();
+/// for _ in 0..2 {
+///     let b = barrier.clone();
+///     handles.push(std::thread::spawn(move || b.wait_blocking().unwrap()));
+/// }
+/// for _ in 0..2 {
+///     let b = barrier.clone();
+///     handles.push(std::thread::spawn(move || {
+///         futures_lite::future::block_on(b.wait()).unwrap()
+///     }));
+/// }
+/// let leaders = handles
+///     .into_iter()
+///     .map(|h| h.join().unwrap())
+///     .filter(|r| r.is_leader())
+///     .count();
+/// assert_eq!(leaders, 1);
+/// ```
+pub struct Barrier {
+    parties: usize,
+    default_timeout: Option<Duration>,
+    state: Mutex<State>,
+    /// Listeners of arrived parties; tag `Some(rank)` = tripped, `None` = broken.
+    released: event_listener::Event<Option<usize>>,
+    /// Newcomers waiting for a trip in progress to finish.
+    entry: event_listener::Event,
+}
+
+struct State {
+    count: usize,
+    generation: u64,
+    broken: bool,
+    tripping: bool,
+    action: Option<Action>,
+}
+
+/// The error returned by a wait on a broken barrier: Python's
+/// `BrokenBarrierError`.
+///
+/// A barrier breaks when [`Barrier::abort`] is called, when a wait times
+/// out, or when the action panics; the parties of the generation that was
+/// filling get this error, and so does every later wait until
+/// [`Barrier::reset`]. `reset` also fails the parties waiting at that moment
+/// with this error.
+///
+/// # Examples
+///
+/// ```
+/// let barrier = rallypoint::Barrier::new(2);
+/// barrier.abort();
+/// let err = barrier.wait_blocking().unwrap_err();
+/// assert_eq!(err.to_string(), "barrier is broken");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BrokenBarrierError;
+
+impl fmt::Display for BrokenBarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("barrier is broken")
+    }
+}
+
+impl std::error::Error for BrokenBarrierError {}
+
+/// What a successful [`Barrier::wait`] returns: the party's rank in its
+/// generation.
+///
+/// # Examples
+///
+/// ```
+/// let barrier = rallypoint::Barrier::new(1);
+/// let result = barrier.wait_blocking().unwrap();
+/// assert_eq!(result.index(), 0);
+/// assert!(result.is_leader());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BarrierWaitResult {
+    index: usize,
+    leader: bool,
+}
+
+impl BarrierWaitResult {
+    /// The party's rank in arrival order among the parties released together,
+    /// from `0` to `parties - 1` (withdrawn parties take no rank). Python's
+    /// `Barrier.wait()` return value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(1);
+    /// assert_eq!(barrier.wait_blocking().unwrap().index(), 0);
+    /// ```
+    #[must_use]
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// `true` for exactly one party per generation: the last to arrive
+    /// (`index() == parties - 1`), which also ran the action.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(1);
+    /// assert!(barrier.wait_blocking().unwrap().is_leader());
+    /// ```
+    #[must_use]
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+}
+
+/// Configures a [`Barrier`] with an action and a default timeout.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::Barrier;
+/// use std::time::Duration;
+///
+/// let barrier = Barrier::builder(1)
+///     .action(|| println!("tripped"))
+///     .timeout(Duration::from_secs(5))
+///     .build();
+/// assert!(barrier.wait_blocking().is_ok());
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct BarrierBuilder {
+    parties: usize,
+    action: Option<Action>,
+    timeout: Option<Duration>,
+}
+
+impl BarrierBuilder {
+    /// Sets the action: a closure run once per generation by the last party
+    /// to arrive, before any party of that generation is released (Python's
+    /// `action` argument).
+    ///
+    /// If it panics, the barrier breaks, the other parties get
+    /// [`BrokenBarrierError`], and the panic propagates to the party that ran
+    /// it. It may call the barrier's methods (`n_waiting`, `abort`, …); it
+    /// must not `wait` on the same barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let trips = Arc::new(AtomicUsize::new(0));
+    /// let t = trips.clone();
+    /// let barrier = rallypoint::Barrier::builder(1)
+    ///     .action(move || { t.fetch_add(1, Ordering::Relaxed); })
+    ///     .build();
+    /// barrier.wait_blocking().unwrap();
+    /// barrier.wait_blocking().unwrap();
+    /// assert_eq!(trips.load(Ordering::Relaxed), 2);
+    /// ```
+    pub fn action<F: FnMut() + Send + 'static>(mut self, action: F) -> Self {
+        self.action = Some(Box::new(action));
+        self
+    }
+
+    /// Sets the default timeout for [`Barrier::wait`] and
+    /// [`Barrier::wait_blocking`] (Python's `timeout` argument). A wait that
+    /// times out breaks the barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::builder(2)
+    ///     .timeout(Duration::from_millis(10))
+    ///     .build();
+    /// assert!(barrier.wait_blocking().is_err());
+    /// assert!(barrier.is_broken());
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Builds the barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::builder(3).build();
+    /// assert_eq!(barrier.parties(), 3);
+    /// ```
+    pub fn build(self) -> Barrier {
+        Barrier {
+            parties: self.parties,
+            default_timeout: self.timeout,
+            state: Mutex::new(State {
+                count: 0,
+                generation: 0,
+                broken: false,
+                tripping: false,
+                action: self.action,
+            }),
+            released: event_listener::Event::with_tag(),
+            entry: event_listener::Event::new(),
+        }
+    }
+}
+
+impl fmt::Debug for BarrierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierBuilder")
+            .field("parties", &self.parties)
+            .field("action", &self.action.is_some())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Barrier {
+    /// Creates a barrier for `parties` parties, with no action and no default
+    /// timeout.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(3);
+    /// assert_eq!(barrier.parties(), 3);
+    /// assert_eq!(barrier.n_waiting(), 0);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn new(parties: usize) -> Barrier {
+        Barrier::builder(parties).build()
+    }
+
+    /// Starts configuring a barrier for `parties` parties.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::builder(2).build();
+    /// assert_eq!(barrier.parties(), 2);
+    /// ```
+    #[track_caller]
+    pub fn builder(parties: usize) -> BarrierBuilder {
+        assert!(parties > 0, "a Barrier needs at least one party (got 0)");
+        BarrierBuilder {
+            parties,
+            action: None,
+            timeout: None,
+        }
+    }
+
+    /// The number of parties needed to trip the barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(rallypoint::Barrier::new(5).parties(), 5);
+    /// ```
+    #[must_use]
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// The number of parties currently waiting in the generation that is
+    /// filling (withdrawn parties are not counted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// let mut wait = pin!(barrier.wait());
+    /// let _ = wait.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    /// assert_eq!(barrier.n_waiting(), 1);
+    /// drop(wait); // withdraws the party
+    /// assert_eq!(barrier.n_waiting(), 0);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn n_waiting(&self) -> usize {
+        lock(&self.state).count
+    }
+
+    /// `true` if the barrier is broken (see [`BrokenBarrierError`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// assert!(!barrier.is_broken());
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// ```
+    #[must_use]
+    pub fn is_broken(&self) -> bool {
+        lock(&self.state).broken
+    }
+
+    /// Breaks the barrier: the parties waiting now and every later `wait`
+    /// get [`BrokenBarrierError`] until [`reset`](Barrier::reset).
+    ///
+    /// A generation whose action is running when `abort` is called has
+    /// already tripped and is released normally; only later waits fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// barrier.abort();
+    /// assert!(barrier.wait_blocking().is_err());
+    /// ```
+    pub fn abort(&self) {
+        let mut state = lock(&self.state);
+        state.broken = true;
+        self.end_generation(&mut state);
+    }
+
+    /// Returns the barrier to its initial state: the parties waiting now get
+    /// [`BrokenBarrierError`], then the barrier is empty and unbroken, and
+    /// works normally again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(1);
+    /// barrier.abort();
+    /// barrier.reset();
+    /// assert!(!barrier.is_broken());
+    /// assert!(barrier.wait_blocking().is_ok());
+    /// ```
+    pub fn reset(&self) {
+        let mut state = lock(&self.state);
+        self.end_generation(&mut state);
+        state.broken = false;
+    }
+
+    /// Fails the parties of the filling generation (unless a trip is in
+    /// progress: that generation is committed) and starts a new one.
+    fn end_generation(&self, state: &mut State) {
+        if state.tripping {
+            return;
+        }
+        state.generation = state.generation.wrapping_add(1);
+        if state.count > 0 {
+            state.count = 0;
+            // Tag `None` = broken, for every party still to be notified (only
+            // those of this generation: earlier ones were notified already).
+            self.released.notify(usize::MAX.additional().tag(None));
+        }
+    }
+
+    fn wait_op(&self) -> WaitOp<'_> {
+        WaitOp {
+            barrier: self,
+            phase: Phase::Start,
+        }
+    }
+
+    fn default_deadline(&self) -> Option<Instant> {
+        self.default_timeout.and_then(deadline_after)
+    }
+
+    /// Waits until `parties` parties are waiting, then releases them all.
+    ///
+    /// Uses the builder's default timeout, if any. The last party to arrive
+    /// runs the action (if any) before anyone is released.
+    ///
+    /// Returns [`BrokenBarrierError`] if the barrier is or becomes broken
+    /// (or is reset) while waiting, or if the default timeout elapses (which
+    /// breaks the barrier).
+    ///
+    /// # Panics
+    ///
+    /// If this party runs the action and the action panics, the panic is
+    /// propagated here (after the barrier has been broken).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, and more: dropping the future before its generation
+    /// trips **withdraws** the party — [`n_waiting`](Barrier::n_waiting) goes
+    /// back down, the barrier does not break, and it will not trip until
+    /// `parties` live parties have arrived. Dropping it after its generation
+    /// tripped (or broke) changes nothing for the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// let (a, b) = futures_lite::future::zip(barrier.wait(), barrier.wait()).await;
+    /// assert_ne!(a.unwrap().is_leader(), b.unwrap().is_leader());
+    /// # });
+    /// ```
+    pub fn wait(&self) -> BarrierWait<'_> {
+        BarrierWait::new(self.wait_op(), self.default_deadline())
+    }
+
+    /// Blocks the current thread until `parties` parties are waiting; see
+    /// [`wait`](Barrier::wait).
+    ///
+    /// This must not be called from async code: it blocks the executor's
+    /// thread. Use [`wait`](Barrier::wait) there.
+    ///
+    /// # Panics
+    ///
+    /// Propagates a panic of the action if this thread ran it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(1);
+    /// assert!(barrier.wait_blocking().unwrap().is_leader());
+    /// ```
+    pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        BarrierWait::new(self.wait_op(), self.default_deadline()).block()
+    }
+
+    /// Like [`wait`](Barrier::wait), with an explicit timeout instead of the
+    /// default one. If it elapses, the barrier breaks and this party gets
+    /// [`BrokenBarrierError`] too (Python semantics). `Duration::ZERO` breaks
+    /// the barrier unless this party is the last one needed.
+    ///
+    /// # Panics
+    ///
+    /// Propagates a panic of the action if this party ran it.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`wait`](Barrier::wait): dropping the future before it
+    /// completes withdraws the party without breaking the barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// assert!(barrier.wait_timeout(Duration::from_millis(10)).await.is_err());
+    /// assert!(barrier.is_broken());
+    /// # });
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> BarrierWait<'_> {
+        BarrierWait::new(self.wait_op(), deadline_after(timeout))
+    }
+
+    /// Blocking form of [`wait_timeout`](Barrier::wait_timeout).
+    ///
+    /// This must not be called from async code.
+    ///
+    /// # Panics
+    ///
+    /// Propagates a panic of the action if this thread ran it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// assert!(barrier.wait_timeout_blocking(Duration::from_millis(10)).is_err());
+    /// ```
+    pub fn wait_timeout_blocking(
+        &self,
+        timeout: Duration,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        BarrierWait::new(self.wait_op(), deadline_after(timeout)).block()
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct("Barrier")
+            .field("waiters", &format_args!("{}/{}", state.count, self.parties))
+            .field("broken", &state.broken)
+            .field("timeout", &self.default_timeout)
+            .finish()
+    }
+}
+
+enum Phase {
+    /// Not arrived yet.
+    Start,
+    /// Waiting for a trip in progress to finish before arriving.
+    Entering(EventListener),
+    /// Arrived in `generation`; the listener carries the outcome.
+    Arrived {
+        generation: u64,
+        listener: EventListener<Option<usize>>,
+    },
+    /// Finished (or settled by a timeout).
+    Done,
+}
+
+/// The state machine behind every `Barrier` wait.
+pub(crate) struct WaitOp<'a> {
+    barrier: &'a Barrier,
+    phase: Phase,
+}
+
+impl WaitOp<'_> {
+    fn outcome(tag: Option<usize>) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        tag.map(|index| BarrierWaitResult {
+            index,
+            leader: false,
+        })
+        .ok_or(BrokenBarrierError)
+    }
+
+    /// Arrives; returns the result at once for the leader or a broken barrier.
+    fn arrive(&mut self) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
+        let barrier = self.barrier;
+        let mut state = lock(&barrier.state);
+        if state.broken {
+            return Some(Err(BrokenBarrierError));
+        }
+        if state.tripping {
+            // Listening under the lock: the trip ends under it too.
+            self.phase = Phase::Entering(barrier.entry.listen());
+            return None;
+        }
+        state.count += 1;
+        if state.count < barrier.parties {
+            // Under the lock, so the listener list is in arrival order.
+            self.phase = Phase::Arrived {
+                generation: state.generation,
+                listener: barrier.released.listen(),
+            };
+            return None;
+        }
+        Some(self.trip(state))
+    }
+
+    /// The leader's part: run the action outside the lock, then release.
+    fn trip(
+        &mut self,
+        mut state: MutexGuard<'_, State>,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        let barrier = self.barrier;
+        state.tripping = true;
+        let mut action = state.action.take();
+        drop(state);
+
+        let panic: Option<Box<dyn Any + Send>> = action
+            .as_mut()
+            .and_then(|action| catch_unwind(AssertUnwindSafe(action)).err());
+
+        let mut state = lock(&barrier.state);
+        state.action = action;
+        state.tripping = false;
+        state.count = 0;
+        state.generation = state.generation.wrapping_add(1);
+        if panic.is_some() {
+            state.broken = true;
+            barrier.released.notify(usize::MAX.additional().tag(None));
+        } else {
+            // Ranks in list order = arrival order of the live parties.
+            let mut rank = 0;
+            barrier
+                .released
+                .notify(usize::MAX.additional().tag_with(|| {
+                    rank += 1;
+                    Some(rank - 1)
+                }));
+        }
+        barrier.entry.notify(usize::MAX);
+        drop(state);
+
+        if let Some(payload) = panic {
+            resume_unwind(payload);
+        }
+        Ok(BarrierWaitResult {
+            index: barrier.parties - 1,
+            leader: true,
+        })
+    }
+}
+
+impl Op for WaitOp<'_> {
+    type Output = Result<BarrierWaitResult, BrokenBarrierError>;
+
+    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match &mut self.phase {
+                Phase::Start => {
+                    if let Some(result) = self.arrive() {
+                        self.phase = Phase::Done;
+                        return Poll::Ready(result);
+                    }
+                }
+                Phase::Entering(listener) => {
+                    std::task::ready!(Pin::new(listener).poll(cx));
+                    self.phase = Phase::Start;
+                }
+                Phase::Arrived { listener, .. } => {
+                    let tag = std::task::ready!(Pin::new(listener).poll(cx));
+                    self.phase = Phase::Done;
+                    return Poll::Ready(Self::outcome(tag));
+                }
+                Phase::Done => unreachable!("barrier wait polled after completion"),
+            }
+        }
+    }
+
+    fn on_timeout(&mut self) -> Self::Output {
+        let barrier = self.barrier;
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        let mut state = lock(&barrier.state);
+        if let Phase::Arrived {
+            generation,
+            mut listener,
+        } = phase
+        {
+            if generation != state.generation {
+                // Our generation ended under the lock, which notified our
+                // listener: the outcome is already in it.
+                drop(state);
+                let mut cx = Context::from_waker(Waker::noop());
+                return match Pin::new(&mut listener).poll(&mut cx) {
+                    Poll::Ready(tag) => Self::outcome(tag),
+                    Poll::Pending => unreachable!("generation ended without notifying"),
+                };
+            }
+            // Withdraw ourselves, then break the generation for the others.
+            state.count -= 1;
+            listener.discard();
+        }
+        // Python semantics: a timeout breaks the barrier.
+        state.broken = true;
+        barrier.end_generation(&mut state);
+        Err(BrokenBarrierError)
+    }
+}
+
+impl Drop for WaitOp<'_> {
+    fn drop(&mut self) {
+        if let Phase::Arrived {
+            generation,
+            listener,
+        } = std::mem::replace(&mut self.phase, Phase::Done)
+        {
+            let mut state = lock(&self.barrier.state);
+            if generation == state.generation && !state.tripping {
+                // Still filling: withdraw. The listener cannot have been
+                // notified (that only happens as the generation ends).
+                state.count -= 1;
+            }
+            // Discard, never pass on: a tag is this party's own outcome.
+            listener.discard();
+        }
+    }
+}
+
+impl fmt::Debug for WaitOp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match &self.phase {
+            Phase::Start => "start",
+            Phase::Entering(_) => "entering",
+            Phase::Arrived { .. } => "arrived",
+            Phase::Done => "done",
+        };
+        f.debug_struct("WaitOp").field("phase", &phase).finish()
+    }
+}
+
+named_future! {
+    /// Future returned by [`Barrier::wait`] and [`Barrier::wait_timeout`].
+    pub struct BarrierWait<'a>(WaitOp<'a>) -> Result<BarrierWaitResult, BrokenBarrierError>;
+    |result| result
+}

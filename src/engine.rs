@@ -1,0 +1,229 @@
+//! The waiting engine: one state machine per operation, four front-ends.
+//!
+//! Every operation that can wait (`Event::wait`, `Barrier::wait`, …) is
+//! written exactly once, as a type implementing [`Op`]:
+//!
+//! * [`Op::poll_op`] is the canonical event-listener loop — *try; register a
+//!   listener; try again; wait* — written against a [`Context`]. It returns
+//!   `Pending` only after it has registered `cx`'s waker with a listener that
+//!   will be notified when trying again could succeed.
+//! * [`Op::on_timeout`] settles the operation when its deadline passes: it
+//!   checks one last time whether the operation completed (a notification may
+//!   race with the deadline), and otherwise withdraws it and reports the
+//!   timeout. After it returns, dropping the op must do nothing more.
+//! * `Drop` on the op undoes a pending registration (cancellation).
+//!
+//! [`Timed`] then drives an op in both worlds:
+//!
+//! | front-end                  | driver                                     |
+//! |----------------------------|--------------------------------------------|
+//! | `op().await`               | `Timed::poll` without deadline             |
+//! | `op_timeout(d).await`      | `Timed::poll` with a deadline and a timer  |
+//! | `op_blocking()`            | [`Timed::block`]: park the thread          |
+//! | `op_timeout_blocking(d)`   | [`Timed::block`] with `park_deadline`      |
+//!
+//! The blocking driver polls the very same state machine with a waker that
+//! unparks the calling thread (a cached [`parking`] pair per thread), so the
+//! async and blocking paths cannot drift apart, and a timed-out blocking
+//! waiter still owns its listener when it settles (which is what lets a
+//! barrier party that times out at the instant its generation trips still
+//! report the right rank).
+//!
+//! # Why not `event-listener-strategy`
+//!
+//! async-lock drives its state machines through event-listener-strategy's
+//! `Strategy`, whose blocking strategy consumes the listener with
+//! `Listener::wait()` and has no deadline. Timeouts need both a deadline and
+//! a listener that survives the deadline (to settle races), so the engine
+//! polls with a thread-unparking waker instead — the same single-sourcing,
+//! plus deadlines.
+//!
+//! # The timer
+//!
+//! Async timeouts use [`futures_timer::Delay`]: it needs no runtime (one
+//! lazily started helper thread drives all delays), so `_timeout` futures
+//! behave the same under tokio, smol, `futures_lite::future::block_on` or any
+//! other executor, with no runtime feature to enable. It is small (no
+//! dependencies on Linux) and works under Miri, unlike reactor-based timers
+//! such as `async-io`'s or tokio's (which panics outside a tokio runtime).
+//!
+//! Deadlines saturate: a duration too large to add to `Instant::now()`
+//! (e.g. `Duration::MAX`) means "no deadline", never a panic.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_timer::Delay;
+use parking::Parker;
+
+/// One waiting operation, written once and driven by [`Timed`].
+pub(crate) trait Op {
+    /// What the operation produces, including a timed-out outcome.
+    type Output;
+
+    /// Makes progress; returns `Pending` only with `cx`'s waker registered.
+    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output>;
+
+    /// Settles the operation once its deadline has passed (see module docs).
+    fn on_timeout(&mut self) -> Self::Output;
+}
+
+/// The deadline `timeout` from now, or `None` when it is too far away to be
+/// represented (saturating: `Duration::MAX` waits forever).
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Drives an [`Op`] to completion, asynchronously or by blocking, with an
+/// optional deadline.
+pub(crate) struct Timed<O> {
+    op: O,
+    deadline: Option<Instant>,
+    /// Created on the first `Pending` of a timed async wait only.
+    timer: Option<Delay>,
+    done: bool,
+}
+
+impl<O: Op> Timed<O> {
+    pub(crate) fn new(op: O, deadline: Option<Instant>) -> Self {
+        Timed {
+            op,
+            deadline,
+            timer: None,
+            done: false,
+        }
+    }
+
+    fn finish(&mut self, out: O::Output) -> Poll<O::Output> {
+        self.done = true;
+        Poll::Ready(out)
+    }
+
+    /// The async driver.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
+        assert!(!self.done, "rallypoint future polled after completion");
+        if let Poll::Ready(out) = self.op.poll_op(cx) {
+            return self.finish(out);
+        }
+        if let Some(deadline) = self.deadline {
+            let now = Instant::now();
+            if now >= deadline {
+                let out = self.op.on_timeout();
+                return self.finish(out);
+            }
+            let timer = self.timer.get_or_insert_with(|| Delay::new(deadline - now));
+            if Pin::new(timer).poll(cx).is_ready() {
+                let out = self.op.on_timeout();
+                return self.finish(out);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// The blocking driver: polls the op with a waker that unparks this
+    /// thread, and parks in between.
+    pub(crate) fn block(mut self) -> O::Output {
+        thread_local! {
+            static PARKER: (Parker, Waker) = {
+                let (parker, unparker) = parking::pair();
+                (parker, Waker::from(unparker))
+            };
+        }
+        PARKER
+            .try_with(|(parker, waker)| self.block_with(parker, waker))
+            .unwrap_or_else(|_| {
+                // Called from a thread-local destructor: use a fresh pair.
+                let (parker, unparker) = parking::pair();
+                self.block_with(&parker, &Waker::from(unparker))
+            })
+    }
+
+    fn block_with(&mut self, parker: &Parker, waker: &Waker) -> O::Output {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(out) = self.op.poll_op(&mut cx) {
+                self.done = true;
+                return out;
+            }
+            match self.deadline {
+                None => parker.park(),
+                Some(deadline) => {
+                    if Instant::now() >= deadline {
+                        self.done = true;
+                        return self.op.on_timeout();
+                    }
+                    // May also return early on a stale unpark token from an
+                    // earlier wait on this thread: the op is simply polled
+                    // again, which is harmless.
+                    parker.park_deadline(deadline);
+                }
+            }
+        }
+    }
+}
+
+impl<O: fmt::Debug> fmt::Debug for Timed<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timed")
+            .field("op", &self.op)
+            .field("deadline", &self.deadline)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// Declares a public named future around a `Timed<Op>`, mapping the op's
+/// output to the front-end's output.
+macro_rules! named_future {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident<$lt:lifetime $(, $gen:ident)*>($op:ty) -> $out:ty
+        $(where [$($bounds:tt)*])?
+        ;
+        |$o:ident| $map:expr
+    ) => {
+        $(#[$meta])*
+        #[must_use = "futures do nothing unless you `.await` or poll them"]
+        pub struct $name<$lt $(, $gen)*> $(where $($bounds)*)? {
+            inner: $crate::engine::Timed<$op>,
+        }
+
+        impl<$lt $(, $gen)*> $name<$lt $(, $gen)*> $(where $($bounds)*)? {
+            #[allow(dead_code)]
+            pub(crate) fn new(op: $op, deadline: Option<std::time::Instant>) -> Self {
+                $name { inner: $crate::engine::Timed::new(op, deadline) }
+            }
+
+            #[allow(dead_code)]
+            pub(crate) fn block(self) -> $out {
+                let $o = self.inner.block();
+                $map
+            }
+        }
+
+        impl<$lt $(, $gen)*> std::future::Future for $name<$lt $(, $gen)*>
+        $(where $($bounds)*)?
+        {
+            type Output = $out;
+
+            fn poll(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<$out> {
+                self.inner.poll(cx).map(|$o| $map)
+            }
+        }
+
+        impl<$lt $(, $gen)*> std::fmt::Debug for $name<$lt $(, $gen)*>
+        $(where $($bounds)*)?
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use named_future;

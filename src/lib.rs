@@ -1,0 +1,74 @@
+//! Synchronisation primitives for async tasks **and** plain threads at once:
+//! Python's `threading` / `queue` toolkit, rebuilt for Rust.
+//!
+//! Every primitive in rallypoint can be awaited by async tasks — under any
+//! executor: tokio, smol, `futures::executor`, a bare `block_on` — and waited
+//! on by OS threads, *on the same instance, at the same time*. Each waiting
+//! operation `op` comes in four forms, all driven by one state machine:
+//!
+//! | form | returns | for |
+//! |---|---|---|
+//! | `op(..)` | a named future | `.await` in any executor |
+//! | `op_blocking(..)` | the output | plain threads |
+//! | `op_timeout(.., d)` | a named future, timeout in its output | async, runtime-agnostic timer |
+//! | `op_timeout_blocking(.., d)` | the output | threads |
+//!
+//! Every future is cancel-safe: dropping it undoes its registration, and its
+//! `# Cancel safety` section says exactly what a drop does. Waiters are
+//! served in the order they began waiting.
+//!
+//! # Python names
+//!
+//! | Python | rallypoint | status |
+//! |---|---|---|
+//! | `threading.Barrier` | [`Barrier`] | available |
+//! | `threading.Event` | [`Event`] | available |
+//! | `threading.Lock` | `Mutex` (re-exported from async-lock) | planned |
+//! | `threading.RLock` | `ReentrantMutex` | planned |
+//! | `threading.Condition` | `Condvar`, `Condition` | planned |
+//! | `threading.Semaphore` | `Semaphore::new` | planned |
+//! | `threading.BoundedSemaphore` | `Semaphore::bounded` | planned |
+//! | `queue.Queue` | `Queue` | planned |
+//! | `queue.LifoQueue` | `Stack` | planned |
+//! | `queue.PriorityQueue` | `PriorityQueue` | planned |
+//! | `multiprocessing.*` | — | not supported: rallypoint shares state between threads and tasks of one process, not across processes |
+//!
+//! # Example: async and blocking on one barrier
+//!
+//! ```
+//! use rallypoint::{Barrier, Event};
+//! use std::sync::Arc;
+//!
+//! let barrier = Arc::new(Barrier::new(2));
+//! let done = Arc::new(Event::new());
+//!
+//! // A plain thread…
+//! let thread = {
+//!     let (barrier, done) = (barrier.clone(), done.clone());
+//!     std::thread::spawn(move || {
+//!         barrier.wait_blocking().unwrap();
+//!         done.wait_blocking();
+//!     })
+//! };
+//!
+//! // …and an async task meet at the same barrier.
+//! futures_lite::future::block_on(async {
+//!     barrier.wait().await.unwrap();
+//!     done.set();
+//! });
+//! thread.join().unwrap();
+//! ```
+
+mod barrier;
+mod engine;
+mod event;
+mod sync;
+
+pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
+pub use event::Event;
+
+/// The named futures returned by the async front-ends.
+pub mod futures {
+    pub use crate::barrier::BarrierWait;
+    pub use crate::event::{EventWait, EventWaitTimeout};
+}

@@ -1,0 +1,288 @@
+//! The shared test harness.
+//!
+//! [`each_runtime`] runs one async test body under every executor the crate
+//! promises to work with:
+//!
+//! * tokio, current-thread runtime;
+//! * tokio, multi-thread runtime with 2 workers;
+//! * smol's `block_on` driving an `Executor` on the test thread only;
+//! * a `smol::Executor` run by 3 threads (the test thread and 2 helpers).
+//!
+//! The body gets an [`Rt`] to spawn tasks and sleep in a runtime-neutral way.
+//! Every flavour runs under a watchdog, so a lost wakeup fails the test
+//! with a message instead of hanging CI.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long one flavour of a test may run before it counts as hung.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Which executor a body runs on.
+#[derive(Clone)]
+pub enum Rt {
+    TokioCurrentThread(tokio::runtime::Handle),
+    TokioMultiThread(tokio::runtime::Handle),
+    SmolBlockOn(Arc<smol::Executor<'static>>),
+    SmolMultiThread(Arc<smol::Executor<'static>>),
+}
+
+/// A spawned task: await it for its output (panics in the task propagate).
+pub struct Task<T>(BoxFuture<T>);
+
+impl<T> Future for Task<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Rt {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rt::TokioCurrentThread(_) => "tokio current-thread",
+            Rt::TokioMultiThread(_) => "tokio multi-thread",
+            Rt::SmolBlockOn(_) => "smol block_on",
+            Rt::SmolMultiThread(_) => "smol multi-thread executor",
+        }
+    }
+
+    /// Spawns a task on this executor.
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self {
+            Rt::TokioCurrentThread(h) | Rt::TokioMultiThread(h) => {
+                let handle = h.spawn(future);
+                Task(Box::pin(async move {
+                    match handle.await {
+                        Ok(v) => v,
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    }
+                }))
+            }
+            Rt::SmolBlockOn(ex) | Rt::SmolMultiThread(ex) => Task(Box::pin(ex.spawn(future))),
+        }
+    }
+
+    /// Runs `f` on a new OS thread; the returned task completes with its
+    /// result without blocking the executor (panics propagate).
+    pub fn thread<T, F>(&self, f: F) -> Task<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        spawn_thread(f)
+    }
+
+    /// Sleeps with the executor's own timer.
+    pub async fn sleep(&self, d: Duration) {
+        match self {
+            Rt::TokioCurrentThread(_) | Rt::TokioMultiThread(_) => tokio::time::sleep(d).await,
+            Rt::SmolBlockOn(_) | Rt::SmolMultiThread(_) => {
+                smol::Timer::after(d).await;
+            }
+        }
+    }
+
+    /// Yields to the executor once.
+    pub async fn yield_now(&self) {
+        futures_lite::future::yield_now().await;
+    }
+}
+
+/// Runs `body` once under each executor flavour (see the module docs).
+pub fn each_runtime<F, Fut>(body: F)
+where
+    F: Fn(Rt) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let body = Arc::new(body);
+    for flavour in 0..4 {
+        let body = body.clone();
+        with_watchdog(flavour_name(flavour), move || {
+            run_flavour(flavour, move |rt| body(rt))
+        });
+    }
+}
+
+fn flavour_name(flavour: usize) -> &'static str {
+    [
+        "tokio current-thread",
+        "tokio multi-thread",
+        "smol block_on",
+        "smol multi-thread executor",
+    ][flavour]
+}
+
+fn run_flavour<F, Fut>(flavour: usize, body: F)
+where
+    F: FnOnce(Rt) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match flavour {
+        0 => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let fut = body(Rt::TokioCurrentThread(rt.handle().clone()));
+            rt.block_on(fut);
+        }
+        1 => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let fut = body(Rt::TokioMultiThread(rt.handle().clone()));
+            // Run the body itself as a task so it can move between workers.
+            rt.block_on(async move {
+                tokio::spawn(fut)
+                    .await
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+            });
+        }
+        2 => {
+            let ex = Arc::new(smol::Executor::new());
+            let fut = body(Rt::SmolBlockOn(ex.clone()));
+            smol::block_on(ex.run(fut));
+        }
+        _ => {
+            let ex = Arc::new(smol::Executor::new());
+            let (stop_tx, stop_rx) = smol::channel::unbounded::<()>();
+            let helpers: Vec<_> = (0..2)
+                .map(|_| {
+                    let ex = ex.clone();
+                    let stop_rx = stop_rx.clone();
+                    std::thread::spawn(move || {
+                        smol::block_on(ex.run(async move {
+                            let _ = stop_rx.recv().await;
+                        }))
+                    })
+                })
+                .collect();
+            let fut = body(Rt::SmolMultiThread(ex.clone()));
+            let task = ex.spawn(fut);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                smol::block_on(ex.run(task))
+            }));
+            drop(stop_tx);
+            for h in helpers {
+                h.join().unwrap();
+            }
+            if let Err(p) = result {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+/// Runs `f` on its own thread and fails the test if it takes longer than
+/// [`WATCHDOG`] (a hung thread is leaked; the test still fails).
+pub fn with_watchdog<F: FnOnce() + Send + 'static>(what: &str, f: F) {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name(what.to_string())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(());
+            result
+        })
+        .unwrap();
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = handle.join().unwrap() {
+                eprintln!("failed under {what}");
+                std::panic::resume_unwind(p);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("hung for {WATCHDOG:?} under {what}: a lost wakeup or a deadlock")
+        }
+    }
+}
+
+/// Runs a blocking test body under the watchdog.
+pub fn blocking<F: FnOnce() + Send + 'static>(f: F) {
+    with_watchdog("threads", f);
+}
+
+/// Spawns `n` threads running `f(i)` and joins them, propagating panics.
+pub fn threads<T: Send + 'static>(
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let f = f.clone();
+            std::thread::spawn(move || f(i))
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        .collect()
+}
+
+/// Polls `future` once with a no-op waker and returns whether it completed.
+/// The future stays pinned in place for a later poll or drop.
+pub fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    Pin::new(future).poll(&mut cx)
+}
+
+/// Spins (yielding the thread) until `cond` holds, failing after 30 s.
+/// For "wait until the other side has registered" in tests with threads,
+/// where the condition is observable (e.g. `n_waiting() == 2`).
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Async form of [`wait_until`].
+pub async fn wait_until_async(rt: &Rt, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting until {what}"
+        );
+        rt.sleep(Duration::from_micros(200)).await;
+    }
+}
+
+/// Runs `f` on a new OS thread; await the task for its result.
+pub fn spawn_thread<T, F>(f: F) -> Task<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = async_channel::bounded(1);
+    std::thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send_blocking(result);
+    });
+    Task(Box::pin(async move {
+        match rx.recv().await.expect("thread vanished") {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }))
+}
