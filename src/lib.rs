@@ -60,12 +60,22 @@
 //! ```
 
 mod barrier;
+mod condvar;
 mod engine;
 mod event;
+mod mutex;
+mod queue;
+mod semaphore;
 mod sync;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use event::Event;
+// Integration note: these globs are narrowed to explicit lists once the
+// primitives land.
+pub use condvar::*;
+pub use mutex::*;
+pub use queue::*;
+pub use semaphore::*;
 
 /// The named futures returned by the async front-ends.
 pub mod futures {
