@@ -69,6 +69,9 @@ const GENERATION_ONE: usize = 2;
 pub struct Event {
     state: AtomicUsize,
     waiters: event_listener::Event,
+    /// Waits that have registered a listener and not finished: shown by
+    /// `Debug`, so a caller can see that a thread is parked on the event.
+    registered: AtomicUsize,
 }
 
 impl Event {
@@ -85,6 +88,7 @@ impl Event {
         Event {
             state: AtomicUsize::new(0),
             waiters: event_listener::Event::new(),
+            registered: AtomicUsize::new(0),
         }
     }
 
@@ -259,7 +263,11 @@ impl Default for Event {
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = if self.is_set() { "set" } else { "unset" };
-        f.debug_struct("Event").field("state", &state).finish()
+        f.debug_struct("Event")
+            .field("state", &state)
+            // Relaxed: a snapshot for display only.
+            .field("waiters", &self.registered.load(Ordering::Relaxed))
+            .finish()
     }
 }
 
@@ -272,6 +280,15 @@ pub(crate) struct WaitOp<'a> {
 }
 
 impl WaitOp<'_> {
+    fn drop_listener(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            // `discard` rather than a plain drop: a notification from `set()`
+            // is meant for everyone, so there is nothing to pass on.
+            listener.discard();
+            self.event.registered.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// Whether a waiter that started at `self.start` may return, given `state`.
     fn released(&mut self, state: usize) -> bool {
         let generation = state >> 1;
@@ -286,11 +303,16 @@ impl Op for WaitOp<'_> {
         loop {
             // Acquire: pairs with `set()`'s Release (see `is_set`).
             if self.released(self.event.state.load(Ordering::Acquire)) {
+                self.drop_listener();
                 return Poll::Ready(true);
             }
             match &mut self.listener {
                 // Register, then loop to check again before sleeping.
-                None => self.listener = Some(self.event.waiters.listen()),
+                None => {
+                    self.listener = Some(self.event.waiters.listen());
+                    // Relaxed: a display counter, ordered by nothing.
+                    self.event.registered.fetch_add(1, Ordering::Relaxed);
+                }
                 Some(listener) => {
                     if std::pin::Pin::new(listener).poll(cx).is_pending() {
                         return Poll::Pending;
@@ -298,27 +320,21 @@ impl Op for WaitOp<'_> {
                     // Notified: the listener is spent. The notification may be
                     // stale (from a `set()` older than our start); the loop's
                     // check decides.
-                    self.listener = None;
+                    self.drop_listener();
                 }
             }
         }
     }
 
     fn on_timeout(&mut self) -> bool {
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
-        }
+        self.drop_listener();
         self.released(self.event.state.load(Ordering::Acquire))
     }
 }
 
 impl Drop for WaitOp<'_> {
     fn drop(&mut self) {
-        // `discard` rather than a plain drop: a notification from `set()` is
-        // meant for everyone, so there is nothing to pass on.
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
-        }
+        self.drop_listener();
     }
 }
 

@@ -286,3 +286,69 @@ where
         }
     }))
 }
+
+/// Which world the parties of a scenario live in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum World {
+    /// Every party is an async task on the test's executor.
+    Tasks,
+    /// Every party is an OS thread using the `_blocking` front-ends.
+    Threads,
+    /// Even parties are tasks, odd parties are threads: the same instance
+    /// used from both worlds at once.
+    Mixed,
+}
+
+impl World {
+    pub const ALL: [World; 3] = [World::Tasks, World::Threads, World::Mixed];
+
+    /// Whether party `i` is a blocking thread in this world.
+    pub fn is_thread(self, i: usize) -> bool {
+        match self {
+            World::Tasks => false,
+            World::Threads => true,
+            World::Mixed => i % 2 == 1,
+        }
+    }
+}
+
+/// Starts party `i` of `world`: an async task running `body(false)`, or an
+/// OS thread running `body(true)` to completion with `block_on` (the body
+/// then uses the `_blocking` front-ends, which really block that thread).
+pub fn party<T, F, Fut>(rt: &Rt, world: World, i: usize, body: F) -> Task<T>
+where
+    T: Send + 'static,
+    F: FnOnce(bool) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    if world.is_thread(i) {
+        rt.thread(move || futures_lite::future::block_on(body(true)))
+    } else {
+        rt.spawn(body(false))
+    }
+}
+
+/// Starts `n` parties (see [`party`]) running `body(i, blocking)`.
+pub fn bunch<T, F, Fut>(rt: &Rt, world: World, n: usize, body: F) -> Vec<Task<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize, bool) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let body = Arc::new(body);
+    (0..n)
+        .map(|i| {
+            let body = body.clone();
+            party(rt, world, i, move |blocking| body(i, blocking))
+        })
+        .collect()
+}
+
+/// Awaits every task, in order.
+pub async fn join_all<T>(tasks: Vec<Task<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await);
+    }
+    out
+}

@@ -1,0 +1,25 @@
+//! rallypoint's guided tour: one short narrated scenario per primitive, each
+//! run with OS threads, with tokio tasks and with smol tasks — and often
+//! with both worlds on the same instance at once.
+//!
+//! Run with `cargo run --release --example tour` (a few seconds).
+
+use std::time::Instant;
+
+mod barrier;
+mod event;
+
+fn chapter(title: &str, run: fn()) {
+    println!("\n=== {title} ===");
+    let start = Instant::now();
+    run();
+    println!("--- {title}: done in {:.0?}", start.elapsed());
+}
+
+fn main() {
+    let start = Instant::now();
+    println!("rallypoint tour: the same primitives from threads and async tasks");
+    chapter("Event", event::run);
+    chapter("Barrier", barrier::run);
+    println!("\nTour finished in {:.1?}.", start.elapsed());
+}
