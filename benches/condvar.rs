@@ -1,0 +1,2 @@
+//! Placeholder until the primitive lands.
+fn main() {}
