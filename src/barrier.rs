@@ -269,19 +269,7 @@ impl BarrierBuilder {
     /// assert_eq!(barrier.parties(), 3);
     /// ```
     pub fn build(self) -> Barrier {
-        Barrier {
-            parties: self.parties,
-            default_timeout: self.timeout,
-            state: Mutex::new(State {
-                count: 0,
-                generation: 0,
-                broken: false,
-                tripping: false,
-                action: self.action,
-            }),
-            released: event_listener::Event::with_tag(),
-            entry: event_listener::Event::new(),
-        }
+        Barrier::from_parts(self.parties, self.action, self.timeout)
     }
 }
 
@@ -309,11 +297,36 @@ impl Barrier {
     /// let barrier = rallypoint::Barrier::new(3);
     /// assert_eq!(barrier.parties(), 3);
     /// assert_eq!(barrier.n_waiting(), 0);
+    ///
+    /// // `const`, so it can be a `static`:
+    /// static START: rallypoint::Barrier = rallypoint::Barrier::new(1);
+    /// assert!(START.wait_blocking().unwrap().is_leader());
     /// ```
     #[must_use]
     #[track_caller]
-    pub fn new(parties: usize) -> Barrier {
-        Barrier::builder(parties).build()
+    pub const fn new(parties: usize) -> Barrier {
+        assert!(parties > 0, "a Barrier needs at least one party (got 0)");
+        Barrier::from_parts(parties, None, None)
+    }
+
+    const fn from_parts(
+        parties: usize,
+        action: Option<Action>,
+        timeout: Option<Duration>,
+    ) -> Barrier {
+        Barrier {
+            parties,
+            default_timeout: timeout,
+            state: Mutex::new(State {
+                count: 0,
+                generation: 0,
+                broken: false,
+                tripping: false,
+                action,
+            }),
+            released: event_listener::Event::with_tag(),
+            entry: event_listener::Event::new(),
+        }
     }
 
     /// Starts configuring a barrier for `parties` parties.

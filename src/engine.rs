@@ -186,6 +186,11 @@ macro_rules! named_future {
         |$o:ident| $map:expr
     ) => {
         $(#[$meta])*
+        ///
+        /// # Panics
+        ///
+        /// Polling the future again after it returned `Ready` panics, as for
+        /// most futures.
         #[must_use = "futures do nothing unless you `.await` or poll them"]
         pub struct $name<$lt $(, $gen)*> $(where $($bounds)*)? {
             inner: $crate::engine::Timed<$op>,
