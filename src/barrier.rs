@@ -371,11 +371,10 @@ impl Barrier {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use std::future::Future;
-    /// use std::pin::pin;
     /// use std::task::{Context, Waker};
     ///
     /// let barrier = rallypoint::Barrier::new(2);
-    /// let mut wait = pin!(barrier.wait());
+    /// let mut wait = Box::pin(barrier.wait());
     /// let _ = wait.as_mut().poll(&mut Context::from_waker(Waker::noop()));
     /// assert_eq!(barrier.n_waiting(), 1);
     /// drop(wait); // withdraws the party

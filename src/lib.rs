@@ -23,14 +23,14 @@
 //! |---|---|---|
 //! | `threading.Barrier` | [`Barrier`] | available |
 //! | `threading.Event` | [`Event`] | available |
-//! | `threading.Lock` | `Mutex` (re-exported from async-lock) | planned |
-//! | `threading.RLock` | `ReentrantMutex` | planned |
-//! | `threading.Condition` | `Condvar`, `Condition` | planned |
-//! | `threading.Semaphore` | `Semaphore::new` | planned |
-//! | `threading.BoundedSemaphore` | `Semaphore::bounded` | planned |
-//! | `queue.Queue` | `Queue` | planned |
-//! | `queue.LifoQueue` | `Stack` | planned |
-//! | `queue.PriorityQueue` | `PriorityQueue` | planned |
+//! | `threading.Lock` | [`Mutex`] (async-lock's, re-exported) | available |
+//! | `threading.RLock` | [`ReentrantMutex`] (threads only) | available |
+//! | `threading.Condition` | [`Condition`], or [`Condvar`] with a [`Mutex`] | available |
+//! | `threading.Semaphore` | [`Semaphore::new`] | available |
+//! | `threading.BoundedSemaphore` | [`Semaphore::bounded`] | available |
+//! | `queue.Queue` | [`Queue`] | available |
+//! | `queue.LifoQueue` | [`Stack`] | available |
+//! | `queue.PriorityQueue` | [`PriorityQueue`] (greatest first; wrap items in `Reverse` for Python's lowest first) | available |
 //! | `multiprocessing.*` | — | not supported: rallypoint shares state between threads and tasks of one process, not across processes |
 //!
 //! # Example: async and blocking on one barrier
@@ -69,16 +69,32 @@ mod semaphore;
 mod sync;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
+pub use condvar::{Condition, ConditionGuard, Condvar, WaitTimeoutResult};
 pub use event::Event;
-// Integration note: these globs are narrowed to explicit lists once the
-// primitives land.
-pub use condvar::*;
-pub use mutex::*;
-pub use queue::*;
-pub use semaphore::*;
+pub use mutex::{Mutex, MutexGuard, MutexGuardArc, ReentrantMutex, ReentrantMutexGuard};
+pub use queue::{
+    PopError, PopTimeoutError, PriorityQueue, PushError, PushTimeoutError, Queue, Stack,
+    TaskDoneError, TryPopError, TryPushError,
+};
+pub use semaphore::{
+    AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,
+    SemaphorePermitArc, TryAcquireError,
+};
 
 /// The named futures returned by the async front-ends.
+///
+/// Each is `#[must_use]`, cancel-safe as its method's `# Cancel safety`
+/// section describes, and `Send` when its payload is.
 pub mod futures {
     pub use crate::barrier::BarrierWait;
+    pub use crate::condvar::{
+        ConditionLock, ConditionWait, ConditionWaitTimeout, ConditionWaitWhile,
+        ConditionWaitWhileTimeout, CondvarWait, CondvarWaitTimeout, CondvarWaitWhile,
+        CondvarWaitWhileTimeout,
+    };
     pub use crate::event::{EventWait, EventWaitTimeout};
+    pub use crate::queue::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
+    pub use crate::semaphore::{
+        SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
+    };
 }

@@ -1,1 +1,381 @@
-//! In progress.
+//! Locks: Python's `Lock` and `RLock`.
+//!
+//! * [`Mutex`] (Python's `Lock`) is **re-exported from [`async_lock`]**, not
+//!   rewritten: it already has every front-end rallypoint promises —
+//!   `lock().await` in any executor, `lock_blocking()` on threads,
+//!   `try_lock()`, and `lock_arc()` for guards that own an `Arc` — and the
+//!   same instance may be locked by tasks and threads at once. Its guards are
+//!   [`MutexGuard`] and [`MutexGuardArc`]. Pair it with [`Condvar`], or use
+//!   [`Condition`], which bundles the two.
+//! * [`ReentrantMutex`] (Python's `RLock`) wraps `parking_lot`'s reentrant
+//!   mutex: a thread that holds it may lock it again.
+//!
+//! # No poisoning
+//!
+//! Neither lock is poisoned by a panic. A guard dropped while unwinding
+//! releases the lock like any other drop, and the next locker sees the data
+//! exactly as the panicking code left it — possibly half-updated. If a panic
+//! can interrupt an update that must be atomic, restore the invariant in a
+//! drop guard or check it after locking.
+//!
+//! [`Condvar`]: crate::Condvar
+//! [`Condition`]: crate::Condition
+
+use std::fmt;
+use std::ops::Deref;
+use std::time::Duration;
+
+/// An async mutex, usable from tasks (`lock().await`) and threads
+/// (`lock_blocking()`) at once: Python's `threading.Lock`.
+///
+/// Re-exported from [`async_lock`]; see its documentation for the full API.
+/// It has no poisoning: a guard dropped while a panic unwinds unlocks the
+/// mutex, and the next locker sees the value as the panicking code left it
+/// (possibly half-updated).
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::Mutex;
+/// use std::sync::Arc;
+///
+/// let counter = Arc::new(Mutex::new(0));
+/// let thread = {
+///     let counter = counter.clone();
+///     std::thread::spawn(move || *counter.lock_blocking() += 1)
+/// };
+/// futures_lite::future::block_on(async { *counter.lock().await += 1 });
+/// thread.join().unwrap();
+/// assert_eq!(*counter.try_lock().unwrap(), 2);
+/// ```
+pub use async_lock::Mutex;
+
+/// The guard of a locked [`Mutex`]; unlocks on drop. Re-exported from
+/// [`async_lock`].
+///
+/// [`Condvar`](crate::Condvar) waits take and give back this guard.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Mutex, MutexGuard};
+///
+/// let mutex = Mutex::new(1);
+/// let mut guard: MutexGuard<'_, i32> = mutex.lock_blocking();
+/// *guard += 1;
+/// assert!(std::ptr::eq(MutexGuard::source(&guard), &mutex));
+/// ```
+pub use async_lock::MutexGuard;
+
+/// The owned guard of a [`Mutex`] held in an `Arc`, from `lock_arc()`;
+/// unlocks on drop. Re-exported from [`async_lock`].
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Mutex, MutexGuardArc};
+/// use std::sync::Arc;
+///
+/// let mutex = Arc::new(Mutex::new(1));
+/// let guard: MutexGuardArc<i32> = mutex.lock_arc_blocking();
+/// // The guard is 'static: it can move into a thread.
+/// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
+/// ```
+pub use async_lock::MutexGuardArc;
+
+/// A mutex that the thread holding it may lock again: Python's
+/// `threading.RLock`.
+///
+/// A thread that owns the lock can call [`lock`](ReentrantMutex::lock) any
+/// number of times without deadlocking; the lock is released when the last
+/// of its guards is dropped. Another thread's `lock` blocks until then. The
+/// guard gives only `&T` (two guards of the same thread may coexist); put a
+/// `Cell` or `RefCell` inside for mutation.
+///
+/// This wraps [`parking_lot`]'s `ReentrantMutex` (eventually fair, with
+/// a fast uncontended path) rather than re-implementing one.
+///
+/// # Why there is no async front-end
+///
+/// Re-entrancy is defined by *thread* ownership: "the current thread holds
+/// it, so it may lock again". A task has no stable thread: after any
+/// `.await` a work-stealing executor may resume it on another thread, where
+/// a guard it holds would no longer be "owned by the current thread" (and
+/// another task, scheduled on the original thread, *would* count as the
+/// owner and could re-enter a lock it never took). Thread ownership is
+/// therefore meaningless for tasks, so `ReentrantMutex` is blocking-only and
+/// its guard is not `Send`. Async code that needs re-entrancy should pass
+/// the [`MutexGuard`] (or `&mut T`) down the call chain instead of locking
+/// again.
+///
+/// Like every rallypoint lock it has no poisoning: a guard dropped while a
+/// panic unwinds releases its level of the lock, and the value is left as
+/// the panicking code left it.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::ReentrantMutex;
+/// use std::cell::RefCell;
+///
+/// let log = ReentrantMutex::new(RefCell::new(Vec::new()));
+///
+/// fn record(log: &ReentrantMutex<RefCell<Vec<&'static str>>>, what: &'static str) {
+///     log.lock().borrow_mut().push(what);
+/// }
+///
+/// let outer = log.lock();
+/// record(&log, "nested"); // the same thread locks again: no deadlock
+/// outer.borrow_mut().push("outer");
+/// drop(outer);
+/// assert_eq!(*log.lock().borrow(), ["nested", "outer"]);
+/// ```
+pub struct ReentrantMutex<T> {
+    inner: parking_lot::ReentrantMutex<T>,
+}
+
+/// The guard of a locked [`ReentrantMutex`]; gives `&T` and releases one
+/// level of the lock on drop.
+///
+/// It is not `Send`: the lock belongs to the thread that took it, so it
+/// cannot be released by another thread (Python raises `RuntimeError` for
+/// that; here it does not compile).
+///
+/// ```compile_fail
+/// use std::sync::Arc;
+/// let mutex = Arc::new(rallypoint::ReentrantMutex::new(5));
+/// let guard = mutex.lock();
+/// std::thread::spawn(move || drop(guard)); // error: guard is not Send
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// let mutex = rallypoint::ReentrantMutex::new(5);
+/// let guard = mutex.lock();
+/// assert_eq!(*guard, 5);
+/// ```
+#[must_use = "if unused the ReentrantMutex will immediately unlock"]
+pub struct ReentrantMutexGuard<'a, T> {
+    inner: parking_lot::ReentrantMutexGuard<'a, T>,
+}
+
+impl<T> ReentrantMutex<T> {
+    /// Creates an unlocked reentrant mutex holding `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::ReentrantMutex;
+    /// static LOCK: ReentrantMutex<()> = ReentrantMutex::new(());
+    /// let _a = LOCK.lock();
+    /// let _b = LOCK.lock();
+    /// ```
+    #[must_use]
+    pub const fn new(value: T) -> ReentrantMutex<T> {
+        ReentrantMutex {
+            inner: parking_lot::ReentrantMutex::new(value),
+        }
+    }
+
+    /// Blocks the current thread until it owns the lock, and returns a guard.
+    /// Returns at once if this thread already owns it (the count of guards
+    /// goes up by one).
+    ///
+    /// This must not be called from async code: it blocks the executor's
+    /// thread, and thread ownership means nothing to a task (see the type
+    /// docs).
+    ///
+    /// # Panics
+    ///
+    /// Panics if this thread already holds `usize::MAX` guards (the
+    /// re-entrancy count would overflow).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::ReentrantMutex::new(1);
+    /// let a = mutex.lock();
+    /// let b = mutex.lock();
+    /// assert_eq!(*a + *b, 2);
+    /// ```
+    pub fn lock(&self) -> ReentrantMutexGuard<'_, T> {
+        ReentrantMutexGuard {
+            inner: self.inner.lock(),
+        }
+    }
+
+    /// Locks without waiting: `Some(guard)` if the lock was free or is
+    /// already owned by this thread, `None` if another thread holds it.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the re-entrancy count would overflow (see
+    /// [`lock`](ReentrantMutex::lock)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::ReentrantMutex;
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(ReentrantMutex::new(()));
+    /// let guard = mutex.lock();
+    /// assert!(mutex.try_lock().is_some()); // same thread: re-entrant
+    /// let other = mutex.clone();
+    /// let contended = std::thread::spawn(move || other.try_lock().is_none());
+    /// assert!(contended.join().unwrap());
+    /// drop(guard);
+    /// ```
+    pub fn try_lock(&self) -> Option<ReentrantMutexGuard<'_, T>> {
+        self.inner
+            .try_lock()
+            .map(|inner| ReentrantMutexGuard { inner })
+    }
+
+    /// Blocks until this thread owns the lock or `timeout` elapses:
+    /// `Some(guard)` on success, `None` on timeout. Python's
+    /// `RLock.acquire(timeout=…)`.
+    ///
+    /// `Duration::ZERO` is [`try_lock`](ReentrantMutex::try_lock); a timeout
+    /// too large to represent (e.g. `Duration::MAX`) waits forever. This
+    /// must not be called from async code.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the re-entrancy count would overflow (see
+    /// [`lock`](ReentrantMutex::lock)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::ReentrantMutex;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let mutex = Arc::new(ReentrantMutex::new(()));
+    /// let guard = mutex.lock();
+    /// let other = mutex.clone();
+    /// let waited = std::thread::spawn(move || {
+    ///     other.lock_timeout(Duration::from_millis(20)).is_none()
+    /// });
+    /// assert!(waited.join().unwrap()); // timed out: we held the lock
+    /// drop(guard);
+    /// assert!(mutex.lock_timeout(Duration::from_millis(20)).is_some());
+    /// ```
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<ReentrantMutexGuard<'_, T>> {
+        if timeout.is_zero() {
+            return self.try_lock();
+        }
+        // parking_lot saturates: a deadline past `Instant`'s range waits forever.
+        self.inner
+            .try_lock_for(timeout)
+            .map(|inner| ReentrantMutexGuard { inner })
+    }
+
+    /// `true` if some thread (possibly this one) holds the lock. A snapshot:
+    /// it may change as soon as it is returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::ReentrantMutex::new(());
+    /// assert!(!mutex.is_locked());
+    /// let _guard = mutex.lock();
+    /// assert!(mutex.is_locked());
+    /// ```
+    #[must_use]
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    /// `true` if the current thread holds the lock (Python's
+    /// `RLock._is_owned()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::ReentrantMutex::new(());
+    /// let guard = mutex.lock();
+    /// assert!(mutex.is_owned_by_current_thread());
+    /// drop(guard);
+    /// assert!(!mutex.is_owned_by_current_thread());
+    /// ```
+    #[must_use]
+    pub fn is_owned_by_current_thread(&self) -> bool {
+        self.inner.is_owned_by_current_thread()
+    }
+
+    /// A mutable reference to the value; no locking is needed since `&mut`
+    /// proves exclusive access.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut mutex = rallypoint::ReentrantMutex::new(1);
+    /// *mutex.get_mut() += 1;
+    /// assert_eq!(*mutex.lock(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
+    /// Consumes the mutex and returns the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::ReentrantMutex::new(String::from("hi"));
+    /// assert_eq!(mutex.into_inner(), "hi");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: Default> Default for ReentrantMutex<T> {
+    fn default() -> Self {
+        ReentrantMutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for ReentrantMutex<T> {
+    fn from(value: T) -> Self {
+        ReentrantMutex::new(value)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for ReentrantMutex<T> {
+    /// Shows `locked` (by any thread), `owned` (by the calling thread) and the
+    /// value when the calling thread can lock it without waiting.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ReentrantMutex");
+        d.field("locked", &self.is_locked())
+            .field("owned", &self.is_owned_by_current_thread());
+        match self.try_lock() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+impl<T> Deref for ReentrantMutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for ReentrantMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for ReentrantMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}

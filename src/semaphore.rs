@@ -1528,7 +1528,8 @@ named_future! {
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
-    /// use rallypoint::{Semaphore, SemaphoreAcquire};
+    /// use rallypoint::Semaphore;
+    /// use rallypoint::futures::SemaphoreAcquire;
     /// let sem = Semaphore::new(1);
     /// let future: SemaphoreAcquire<'_> = sem.acquire();
     /// assert_eq!(future.await.unwrap().num_permits(), 1);
@@ -1547,7 +1548,8 @@ named_future! {
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
-    /// use rallypoint::{Semaphore, SemaphoreAcquireTimeout};
+    /// use rallypoint::Semaphore;
+    /// use rallypoint::futures::SemaphoreAcquireTimeout;
     /// use std::time::Duration;
     /// let sem = Semaphore::new(0);
     /// let future: SemaphoreAcquireTimeout<'_> = sem.acquire_timeout(Duration::from_millis(1));
@@ -1566,7 +1568,8 @@ named_future! {
 /// # Examples
 ///
 /// ```
-/// use rallypoint::{Semaphore, SemaphoreAcquireArc};
+/// use rallypoint::Semaphore;
+/// use rallypoint::futures::SemaphoreAcquireArc;
 /// use std::sync::Arc;
 /// let sem = Arc::new(Semaphore::new(1));
 /// let future: SemaphoreAcquireArc = sem.acquire_arc();
@@ -1610,7 +1613,8 @@ impl fmt::Debug for SemaphoreAcquireArc {
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
-/// use rallypoint::{Semaphore, SemaphoreAcquireArcTimeout};
+/// use rallypoint::Semaphore;
+/// use rallypoint::futures::SemaphoreAcquireArcTimeout;
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// let sem = Arc::new(Semaphore::new(2));

@@ -14,9 +14,11 @@
 mod common;
 use common::*;
 
+use rallypoint::futures::{
+    SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
+};
 use rallypoint::{
-    AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphoreAcquire,
-    SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout, SemaphorePermit,
+    AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,
     SemaphorePermitArc, TryAcquireError,
 };
 use std::future::Future;

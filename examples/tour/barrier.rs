@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub fn run() {
+pub(crate) fn run() {
     let rounds = Arc::new(AtomicUsize::new(0));
     let barrier = {
         let rounds = rounds.clone();

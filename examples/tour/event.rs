@@ -4,7 +4,7 @@ use rallypoint::Event;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run() {
+pub(crate) fn run() {
     let gun = Arc::new(Event::new());
 
     // Two runners are OS threads…

@@ -7,7 +7,11 @@
 use std::time::Instant;
 
 mod barrier;
+mod condition;
 mod event;
+mod lock;
+mod queue;
+mod semaphore;
 
 fn chapter(title: &str, run: fn()) {
     println!("\n=== {title} ===");
@@ -21,5 +25,9 @@ fn main() {
     println!("rallypoint tour: the same primitives from threads and async tasks");
     chapter("Event", event::run);
     chapter("Barrier", barrier::run);
+    chapter("Mutex and ReentrantMutex", lock::run);
+    chapter("Condition and Condvar", condition::run);
+    chapter("Semaphore", semaphore::run);
+    chapter("Queue, Stack and PriorityQueue", queue::run);
     println!("\nTour finished in {:.1?}.", start.elapsed());
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub fn run() {
+pub(crate) fn run() {
     // One semaphore of two: two threads, two tokio tasks and two smol tasks
     // take turns; never more than two inside.
     let sem = Arc::new(Semaphore::new(2));
