@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
+use std::time::Instant;
 
 use criterion::Criterion;
 
@@ -189,4 +190,236 @@ pub fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(1000))
         .measurement_time(Duration::from_secs(2))
         .sample_size(50)
+}
+
+// ---------------------------------------------------------------------------
+// Producer/consumer workloads shared by the `queue` and `stack` benches.
+// ---------------------------------------------------------------------------
+
+/// A criterion configuration with the given warm-up, measurement time and
+/// sample count. It is the file-level configuration (`criterion_group!`'s
+/// `config`), so command-line flags still override it (group-level settings
+/// would not).
+pub fn config_with(warm_up: Duration, measurement: Duration, samples: usize) -> Criterion {
+    Criterion::default()
+        .warm_up_time(warm_up)
+        .measurement_time(measurement)
+        .sample_size(samples)
+}
+
+/// How many producers and consumers share one container.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Part of the group name: `spsc`, `mpsc4`, `mpmc4x4`.
+    pub name: &'static str,
+    pub producers: usize,
+    pub consumers: usize,
+}
+
+/// The shapes of the queue and stack benches, in report order.
+pub const SHAPES: [Shape; 3] = [
+    Shape {
+        name: "spsc",
+        producers: 1,
+        consumers: 1,
+    },
+    Shape {
+        name: "mpsc4",
+        producers: 4,
+        consumers: 1,
+    },
+    Shape {
+        name: "mpmc4x4",
+        producers: 4,
+        consumers: 4,
+    },
+];
+
+/// The capacities of the queue and stack benches: `Some(n)` is bounded.
+pub const CAPACITIES: [Option<usize>; 3] = [Some(1), Some(64), None];
+
+/// Part of the group name for a capacity: `bounded1`, `bounded64`,
+/// `unbounded`.
+pub fn cap_name(cap: Option<usize>) -> String {
+    match cap {
+        Some(n) => format!("bounded{n}"),
+        None => "unbounded".to_owned(),
+    }
+}
+
+/// The group id of a producer/consumer workload, e.g.
+/// `queue_mpsc4_bounded64` or `stack_spsc_unbounded_threads`.
+pub fn pc_group(prefix: &str, shape: Shape, cap: Option<usize>, threads: bool) -> String {
+    let suffix = if threads { "_threads" } else { "" };
+    format!("{prefix}_{}_{}{suffix}", shape.name, cap_name(cap))
+}
+
+/// The checksum of the items `0..n`: what the consumers must receive.
+pub fn expected_sum(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
+}
+
+/// The first item of producer `i` (producer `i` sends
+/// `first_item(..)..first_item(..) + share(..)`, so that the producers
+/// together send `0..iters`, each item once).
+pub fn first_item(iters: u64, producers: usize, i: usize) -> u64 {
+    (0..i).map(|k| share(iters, producers, k)).sum()
+}
+
+/// A container with async push and pop, seen as a channel.
+pub trait AsyncChan: 'static {
+    const NAME: &'static str;
+    type Tx: Clone + Send + 'static;
+    type Rx: Send + 'static;
+    /// A new container; `cap` is `Some(n)` for a bounded one.
+    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx);
+    /// Another consumer handle (only called for multi-consumer shapes).
+    fn clone_rx(rx: &Self::Rx) -> Self::Rx;
+    fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = ()> + Send + '_;
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send + '_;
+}
+
+/// A container with blocking push and pop, seen as a channel.
+pub trait BlockingChan: 'static {
+    const NAME: &'static str;
+    type Tx: Clone + Send + 'static;
+    type Rx: Send + 'static;
+    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx);
+    fn clone_rx(rx: &Self::Rx) -> Self::Rx;
+    fn send(tx: &Self::Tx, v: u64);
+    fn recv(rx: &mut Self::Rx) -> u64;
+}
+
+/// One sample of a producer/consumer workload on tasks: `shape.producers`
+/// tasks push the items `0..iters` between them, `shape.consumers` tasks
+/// pop `share(iters, consumers, j)` items each. One iteration is one item
+/// through the container. Panics unless the consumers received exactly the
+/// items' checksum.
+pub async fn pc_async<C: AsyncChan>(rt: &Rt, shape: Shape, cap: Option<usize>, iters: u64) -> Duration {
+    let (tx, rx) = C::channel(cap);
+    let mut rxs: Vec<C::Rx> = (1..shape.consumers).map(|_| C::clone_rx(&rx)).collect();
+    rxs.insert(0, rx);
+    let start = Instant::now();
+    let consumers: Vec<_> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(j, mut rx)| {
+            let n = share(iters, shape.consumers, j);
+            rt.spawn(async move {
+                let mut sum = 0u64;
+                for _ in 0..n {
+                    sum = sum.wrapping_add(C::recv(&mut rx).await);
+                }
+                sum
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..shape.producers)
+        .map(|i| {
+            let tx = tx.clone();
+            let first = first_item(iters, shape.producers, i);
+            let n = share(iters, shape.producers, i);
+            rt.spawn(async move {
+                for v in first..first + n {
+                    C::send(&tx, v).await;
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    join_all(producers).await;
+    let sum = join_all(consumers)
+        .await
+        .into_iter()
+        .fold(0u64, u64::wrapping_add);
+    let elapsed = start.elapsed();
+    assert_eq!(sum, expected_sum(iters), "{}: checksum of the popped items", C::NAME);
+    elapsed
+}
+
+/// [`pc_async`] on OS threads with blocking push and pop.
+pub fn pc_threads<C: BlockingChan>(shape: Shape, cap: Option<usize>, iters: u64) -> Duration {
+    let (tx, rx) = C::channel(cap);
+    let mut rxs: Vec<C::Rx> = (1..shape.consumers).map(|_| C::clone_rx(&rx)).collect();
+    rxs.insert(0, rx);
+    let start = Instant::now();
+    let consumers: Vec<_> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(j, mut rx)| {
+            let n = share(iters, shape.consumers, j);
+            thread::spawn(move || {
+                let mut sum = 0u64;
+                for _ in 0..n {
+                    sum = sum.wrapping_add(C::recv(&mut rx));
+                }
+                sum
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..shape.producers)
+        .map(|i| {
+            let tx = tx.clone();
+            let first = first_item(iters, shape.producers, i);
+            let n = share(iters, shape.producers, i);
+            thread::spawn(move || {
+                for v in first..first + n {
+                    C::send(&tx, v);
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for p in producers {
+        p.join().expect("producer thread panicked");
+    }
+    let sum = consumers
+        .into_iter()
+        .map(|c| c.join().expect("consumer thread panicked"))
+        .fold(0u64, u64::wrapping_add);
+    let elapsed = start.elapsed();
+    assert_eq!(sum, expected_sum(iters), "{}: checksum of the popped items", C::NAME);
+    elapsed
+}
+
+/// async-channel, the reference peer of both the queue and the stack.
+pub struct AsyncChannel;
+
+impl AsyncChan for AsyncChannel {
+    const NAME: &'static str = "async-channel";
+    type Tx = async_channel::Sender<u64>;
+    type Rx = async_channel::Receiver<u64>;
+    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(n) => async_channel::bounded(n),
+            None => async_channel::unbounded(),
+        }
+    }
+    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
+        rx.clone()
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).await.expect("async-channel closed");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.expect("async-channel closed")
+    }
+}
+
+impl BlockingChan for AsyncChannel {
+    const NAME: &'static str = "async-channel";
+    type Tx = async_channel::Sender<u64>;
+    type Rx = async_channel::Receiver<u64>;
+    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        <AsyncChannel as AsyncChan>::channel(cap)
+    }
+    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
+        rx.clone()
+    }
+    fn send(tx: &Self::Tx, v: u64) {
+        tx.send_blocking(v).expect("async-channel closed");
+    }
+    fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv_blocking().expect("async-channel closed")
+    }
 }
