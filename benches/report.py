@@ -104,7 +104,7 @@ def ratio_cell(r, threshold):
 
 def group_table(group, by_impl, threshold, slower):
     impls = impls_of(by_impl)
-    peers = [i for i in impls if i != OURS]
+    peers = [i for i in impls if not i.startswith(OURS)]
     execs = sorted({e for i in impls for e in by_impl[i]}, key=exec_key)
     head = ["executor"] + impls
     if OURS in by_impl:
