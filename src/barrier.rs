@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use event_listener::{EventListener, IntoNotification, Listener};
 
 use crate::engine::{Op, deadline_after, named_future};
-use crate::sync::{Mutex, MutexGuard, lock};
+use crate::sync::{Mutex, MutexGuard, lock, loom_const_fn};
 
 type Action = Box<dyn FnMut() + Send + 'static>;
 
@@ -284,48 +284,52 @@ impl fmt::Debug for BarrierBuilder {
 }
 
 impl Barrier {
-    /// Creates a barrier for `parties` parties, with no action and no default
-    /// timeout.
-    ///
-    /// # Panics
-    ///
-    /// Panics if `parties` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let barrier = rallypoint::Barrier::new(3);
-    /// assert_eq!(barrier.parties(), 3);
-    /// assert_eq!(barrier.n_waiting(), 0);
-    ///
-    /// // `const`, so it can be a `static`:
-    /// static START: rallypoint::Barrier = rallypoint::Barrier::new(1);
-    /// assert!(START.wait_blocking().unwrap().is_leader());
-    /// ```
-    #[must_use]
-    #[track_caller]
-    pub const fn new(parties: usize) -> Barrier {
-        assert!(parties > 0, "a Barrier needs at least one party (got 0)");
-        Barrier::from_parts(parties, None, None)
+    loom_const_fn! {
+        /// Creates a barrier for `parties` parties, with no action and no default
+        /// timeout.
+        ///
+        /// # Panics
+        ///
+        /// Panics if `parties` is 0.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let barrier = rallypoint::Barrier::new(3);
+        /// assert_eq!(barrier.parties(), 3);
+        /// assert_eq!(barrier.n_waiting(), 0);
+        ///
+        /// // `const`, so it can be a `static`:
+        /// static START: rallypoint::Barrier = rallypoint::Barrier::new(1);
+        /// assert!(START.wait_blocking().unwrap().is_leader());
+        /// ```
+        #[must_use]
+        #[track_caller]
+        pub const fn new(parties: usize) -> Barrier {
+            assert!(parties > 0, "a Barrier needs at least one party (got 0)");
+            Barrier::from_parts(parties, None, None)
+        }
     }
 
-    const fn from_parts(
-        parties: usize,
-        action: Option<Action>,
-        timeout: Option<Duration>,
-    ) -> Barrier {
-        Barrier {
-            parties,
-            default_timeout: timeout,
-            state: Mutex::new(State {
-                count: 0,
-                generation: 0,
-                broken: false,
-                tripping: false,
-                action,
-            }),
-            released: event_listener::Event::with_tag(),
-            entry: event_listener::Event::new(),
+    loom_const_fn! {
+        const fn from_parts(
+            parties: usize,
+            action: Option<Action>,
+            timeout: Option<Duration>,
+        ) -> Barrier {
+            Barrier {
+                parties,
+                default_timeout: timeout,
+                state: Mutex::new(State {
+                    count: 0,
+                    generation: 0,
+                    broken: false,
+                    tripping: false,
+                    action,
+                }),
+                released: event_listener::Event::with_tag(),
+                entry: event_listener::Event::new(),
+            }
         }
     }
 

@@ -69,6 +69,7 @@ use event_listener::{EventListener, IntoNotification, Listener};
 
 use crate::engine::{Op, Timed, deadline_after};
 use crate::mutex::{Mutex, MutexGuard};
+use crate::sync::loom_const_fn;
 
 /// A condition variable for the async [`Mutex`], usable by tasks and
 /// threads at once: the waiting half of Python's `threading.Condition`.
@@ -180,18 +181,20 @@ impl WaitTimeoutResult {
 type NoPredicate<T> = fn(&mut T) -> bool;
 
 impl Condvar {
-    /// Creates a condition variable with no waiters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// static CONDVAR: rallypoint::Condvar = rallypoint::Condvar::new();
-    /// assert_eq!(CONDVAR.notify_all(), 0);
-    /// ```
-    #[must_use]
-    pub const fn new() -> Condvar {
-        Condvar {
-            waiters: event_listener::Event::new(),
+    loom_const_fn! {
+        /// Creates a condition variable with no waiters.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static CONDVAR: rallypoint::Condvar = rallypoint::Condvar::new();
+        /// assert_eq!(CONDVAR.notify_all(), 0);
+        /// ```
+        #[must_use]
+        pub const fn new() -> Condvar {
+            Condvar {
+                waiters: event_listener::Event::new(),
+            }
         }
     }
 
@@ -1087,20 +1090,22 @@ pub struct ConditionGuard<'a, T: ?Sized> {
 }
 
 impl<T> Condition<T> {
-    /// Creates an unlocked condition holding `value`, with no waiters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rallypoint::Condition;
-    /// static JOBS: Condition<Vec<u32>> = Condition::new(Vec::new());
-    /// assert!(JOBS.lock_blocking().is_empty());
-    /// ```
-    #[must_use]
-    pub const fn new(value: T) -> Condition<T> {
-        Condition {
-            condvar: Condvar::new(),
-            mutex: Mutex::new(value),
+    loom_const_fn! {
+        /// Creates an unlocked condition holding `value`, with no waiters.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::Condition;
+        /// static JOBS: Condition<Vec<u32>> = Condition::new(Vec::new());
+        /// assert!(JOBS.lock_blocking().is_empty());
+        /// ```
+        #[must_use]
+        pub const fn new(value: T) -> Condition<T> {
+            Condition {
+                condvar: Condvar::new(),
+                mutex: Mutex::new(value),
+            }
         }
     }
 

@@ -125,6 +125,7 @@ impl<O: Op> Timed<O> {
 
     /// The blocking driver: polls the op with a waker that unparks this
     /// thread, and parks in between.
+    #[cfg(not(loom))]
     pub(crate) fn block(mut self) -> O::Output {
         thread_local! {
             static PARKER: (Parker, Waker) = {
@@ -139,6 +140,14 @@ impl<O: Op> Timed<O> {
                 let (parker, unparker) = parking::pair();
                 self.block_with(&parker, &Waker::from(unparker))
             })
+    }
+
+    /// The blocking driver under loom: a fresh parker per wait, since a
+    /// cached one would outlive the model execution that created it.
+    #[cfg(loom)]
+    pub(crate) fn block(mut self) -> O::Output {
+        let (parker, unparker) = parking::pair();
+        self.block_with(&parker, &Waker::from(unparker))
     }
 
     fn block_with(&mut self, parker: &Parker, waker: &Waker) -> O::Output {
@@ -158,7 +167,11 @@ impl<O: Op> Timed<O> {
                     // May also return early on a stale unpark token from an
                     // earlier wait on this thread: the op is simply polled
                     // again, which is harmless.
+                    #[cfg(not(loom))]
                     parker.park_deadline(deadline);
+                    // loom has no clock (and parking no `park_deadline`).
+                    #[cfg(loom)]
+                    panic!("rallypoint: timeouts cannot be modelled under loom");
                 }
             }
         }

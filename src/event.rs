@@ -31,7 +31,7 @@ use std::time::Duration;
 use event_listener::{EventListener, Listener};
 
 use crate::engine::{Op, deadline_after, named_future};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Ordering, loom_const_fn};
 
 const SET: usize = 1;
 const GENERATION_ONE: usize = 2;
@@ -75,20 +75,22 @@ pub struct Event {
 }
 
 impl Event {
-    /// Creates a new, unset event.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// static READY: rallypoint::Event = rallypoint::Event::new();
-    /// assert!(!READY.is_set());
-    /// ```
-    #[must_use]
-    pub const fn new() -> Event {
-        Event {
-            state: AtomicUsize::new(0),
-            waiters: event_listener::Event::new(),
-            registered: AtomicUsize::new(0),
+    loom_const_fn! {
+        /// Creates a new, unset event.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static READY: rallypoint::Event = rallypoint::Event::new();
+        /// assert!(!READY.is_set());
+        /// ```
+        #[must_use]
+        pub const fn new() -> Event {
+            Event {
+                state: AtomicUsize::new(0),
+                waiters: event_listener::Event::new(),
+                registered: AtomicUsize::new(0),
+            }
         }
     }
 

@@ -151,6 +151,7 @@ pub use error::{
 pub use waiting::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
 
 use crate::engine::deadline_after;
+use crate::sync::loom_const_fn;
 use items::Items;
 use waiting::Core;
 
@@ -225,51 +226,55 @@ macro_rules! container {
         where
             $($bound)*
         {
-            #[doc = concat!("Creates an empty `", stringify!($name), "` with no capacity limit: `push` never waits.")]
-            ///
-            /// # Examples
-            ///
-            /// ```
-            #[doc = concat!("let q = rallypoint::", stringify!($name), "::unbounded();")]
-            /// q.try_push(1).unwrap();
-            /// assert_eq!(q.capacity(), None);
-            /// ```
-            #[must_use]
-            pub const fn unbounded() -> Self {
-                $name {
-                    core: Core::new($items, None),
+            loom_const_fn! {
+                #[doc = concat!("Creates an empty `", stringify!($name), "` with no capacity limit: `push` never waits.")]
+                ///
+                /// # Examples
+                ///
+                /// ```
+                #[doc = concat!("let q = rallypoint::", stringify!($name), "::unbounded();")]
+                /// q.try_push(1).unwrap();
+                /// assert_eq!(q.capacity(), None);
+                /// ```
+                #[must_use]
+                pub const fn unbounded() -> Self {
+                    $name {
+                        core: Core::new($items, None),
+                    }
                 }
             }
 
-            #[doc = concat!("Creates an empty `", stringify!($name), "` holding at most `capacity` items: `push` waits while it is full.")]
-            ///
-            /// # Panics
-            ///
-            /// Panics if `capacity` is 0 (use `unbounded()` for no limit).
-            ///
-            /// # Examples
-            ///
-            /// ```
-            #[doc = concat!("let q = rallypoint::", stringify!($name), "::bounded(1);")]
-            /// q.try_push(1).unwrap();
-            /// assert!(q.is_full());
-            /// assert!(q.try_push(2).unwrap_err().is_full());
-            /// ```
-            #[must_use]
-            #[track_caller]
-            pub const fn bounded(capacity: usize) -> Self {
-                assert!(
-                    capacity > 0,
-                    concat!(
-                        "a bounded ",
-                        stringify!($name),
-                        " needs a capacity of at least 1 (got 0); use ",
-                        stringify!($name),
-                        "::unbounded() for no limit"
-                    )
-                );
-                $name {
-                    core: Core::new($items, Some(capacity)),
+            loom_const_fn! {
+                #[doc = concat!("Creates an empty `", stringify!($name), "` holding at most `capacity` items: `push` waits while it is full.")]
+                ///
+                /// # Panics
+                ///
+                /// Panics if `capacity` is 0 (use `unbounded()` for no limit).
+                ///
+                /// # Examples
+                ///
+                /// ```
+                #[doc = concat!("let q = rallypoint::", stringify!($name), "::bounded(1);")]
+                /// q.try_push(1).unwrap();
+                /// assert!(q.is_full());
+                /// assert!(q.try_push(2).unwrap_err().is_full());
+                /// ```
+                #[must_use]
+                #[track_caller]
+                pub const fn bounded(capacity: usize) -> Self {
+                    assert!(
+                        capacity > 0,
+                        concat!(
+                            "a bounded ",
+                            stringify!($name),
+                            " needs a capacity of at least 1 (got 0); use ",
+                            stringify!($name),
+                            "::unbounded() for no limit"
+                        )
+                    );
+                    $name {
+                        core: Core::new($items, Some(capacity)),
+                    }
                 }
             }
         }

@@ -120,7 +120,7 @@ use std::time::{Duration, Instant};
 use event_listener::{EventListener, IntoNotification, Listener};
 
 use crate::engine::{Op, Timed, deadline_after, named_future};
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering, lock};
+use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering, lock, loom_const_fn};
 
 const QUEUED: usize = 1;
 const CLOSED: usize = 2;
@@ -396,73 +396,79 @@ impl Semaphore {
     /// ```
     pub const MAX_PERMITS: usize = usize::MAX >> SHIFT;
 
-    /// Creates a semaphore with `permits` permits, whose count
-    /// [`release`](Semaphore::release) may raise without limit (up to
-    /// [`MAX_PERMITS`](Semaphore::MAX_PERMITS)): Python's `Semaphore(value)`.
-    ///
-    /// # Panics
-    ///
-    /// Panics if `permits` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// static LIMIT: rallypoint::Semaphore = rallypoint::Semaphore::new(3);
-    /// assert_eq!(LIMIT.available_permits(), 3);
-    /// ```
-    #[must_use]
-    #[track_caller]
-    pub const fn new(permits: usize) -> Semaphore {
-        Semaphore::with_bound(permits, Semaphore::MAX_PERMITS, false)
+    loom_const_fn! {
+        /// Creates a semaphore with `permits` permits, whose count
+        /// [`release`](Semaphore::release) may raise without limit (up to
+        /// [`MAX_PERMITS`](Semaphore::MAX_PERMITS)): Python's `Semaphore(value)`.
+        ///
+        /// # Panics
+        ///
+        /// Panics if `permits` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static LIMIT: rallypoint::Semaphore = rallypoint::Semaphore::new(3);
+        /// assert_eq!(LIMIT.available_permits(), 3);
+        /// ```
+        #[must_use]
+        #[track_caller]
+        pub const fn new(permits: usize) -> Semaphore {
+            Semaphore::with_bound(permits, Semaphore::MAX_PERMITS, false)
+        }
     }
 
-    /// Creates a bounded semaphore with `permits` permits: Python's
-    /// `BoundedSemaphore(value)`. The count may never exceed `permits`; a
-    /// [`release`](Semaphore::release) that would raise it above fails with
-    /// [`ReleaseError`] and changes nothing, and an
-    /// [`acquire_many`](Semaphore::acquire_many) of more than `permits`
-    /// fails at once with [`AcquireError::ExceedsBound`].
-    ///
-    /// Permits are returned by dropping a [`SemaphorePermit`], which cannot
-    /// fail: if extra `release` calls have already refilled the semaphore,
-    /// the permits that would exceed the bound are discarded (Python would
-    /// raise `ValueError` at that point).
-    ///
-    /// # Panics
-    ///
-    /// Panics if `permits` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = rallypoint::Semaphore::bounded(2);
-    /// let permit = sem.try_acquire().unwrap();
-    /// assert!(sem.release(1).is_ok()); // back to 2
-    /// assert!(sem.release(1).is_err()); // 3 would exceed the bound
-    /// permit.forget();
-    /// assert_eq!(sem.available_permits(), 2);
-    /// ```
-    #[must_use]
-    #[track_caller]
-    pub const fn bounded(permits: usize) -> Semaphore {
-        Semaphore::with_bound(permits, permits, true)
+    loom_const_fn! {
+        /// Creates a bounded semaphore with `permits` permits: Python's
+        /// `BoundedSemaphore(value)`. The count may never exceed `permits`; a
+        /// [`release`](Semaphore::release) that would raise it above fails with
+        /// [`ReleaseError`] and changes nothing, and an
+        /// [`acquire_many`](Semaphore::acquire_many) of more than `permits`
+        /// fails at once with [`AcquireError::ExceedsBound`].
+        ///
+        /// Permits are returned by dropping a [`SemaphorePermit`], which cannot
+        /// fail: if extra `release` calls have already refilled the semaphore,
+        /// the permits that would exceed the bound are discarded (Python would
+        /// raise `ValueError` at that point).
+        ///
+        /// # Panics
+        ///
+        /// Panics if `permits` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let sem = rallypoint::Semaphore::bounded(2);
+        /// let permit = sem.try_acquire().unwrap();
+        /// assert!(sem.release(1).is_ok()); // back to 2
+        /// assert!(sem.release(1).is_err()); // 3 would exceed the bound
+        /// permit.forget();
+        /// assert_eq!(sem.available_permits(), 2);
+        /// ```
+        #[must_use]
+        #[track_caller]
+        pub const fn bounded(permits: usize) -> Semaphore {
+            Semaphore::with_bound(permits, permits, true)
+        }
     }
 
-    #[track_caller]
-    const fn with_bound(permits: usize, bound: usize, bounded: bool) -> Semaphore {
-        assert!(
-            permits <= Semaphore::MAX_PERMITS,
-            "a Semaphore cannot hold more than Semaphore::MAX_PERMITS permits"
-        );
-        Semaphore {
-            state: AtomicUsize::new(permits << SHIFT),
-            bound,
-            bounded,
-            waiters: Mutex::new(Waiters {
-                queue: BTreeMap::new(),
-                next_id: 0,
-            }),
-            granted: event_listener::Event::with_tag(),
+    loom_const_fn! {
+        #[track_caller]
+        const fn with_bound(permits: usize, bound: usize, bounded: bool) -> Semaphore {
+            assert!(
+                permits <= Semaphore::MAX_PERMITS,
+                "a Semaphore cannot hold more than Semaphore::MAX_PERMITS permits"
+            );
+            Semaphore {
+                state: AtomicUsize::new(permits << SHIFT),
+                bound,
+                bounded,
+                waiters: Mutex::new(Waiters {
+                    queue: BTreeMap::new(),
+                    next_id: 0,
+                }),
+                granted: event_listener::Event::with_tag(),
+            }
         }
     }
 

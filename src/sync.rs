@@ -1,11 +1,37 @@
 //! The one place the crate takes its synchronisation building blocks from.
 //!
 //! Every primitive imports atomics and mutexes from here rather than from
-//! `std` directly, so that a model checker can later swap them in one spot
-//! without touching the primitives themselves.
+//! `std` directly, so that the [loom] model checker can swap them in this one
+//! spot: built with `RUSTFLAGS="--cfg loom"` and `--features loom`, they are
+//! loom's (and event-listener, parking and async-lock switch to loom too,
+//! through the feature), so `tests/loom.rs` explores every interleaving of
+//! the primitives' own state machines.
+//!
+//! What stays on `std` under loom, and why:
+//!
+//! * `std::sync::Arc` in the public API (`Semaphore::acquire_arc` and its
+//!   permit): it is a method receiver (`self: &Arc<Self>`), which only std's
+//!   `Arc` can be; loom gains nothing from it (the crate never races on the
+//!   reference count).
+//! * [`ReentrantMutex`](crate::ReentrantMutex) is parking_lot's, which has
+//!   no loom support: it still builds, but loom cannot see it, so no model
+//!   uses it (it is a thin wrapper, with no state machine of its own).
+//! * Timeouts: loom has no clock. The engine panics if a blocking wait with a
+//!   deadline would have to park (parking has no `park_deadline` under loom),
+//!   and async timeouts would start futures-timer's real helper thread; the
+//!   models use the untimed front-ends only.
+//!
+//! [loom]: https://docs.rs/loom
 
+#[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 /// Locks `mutex`, ignoring poisoning.
 ///
@@ -18,3 +44,26 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Declares a `const fn` that is `const` only when not under loom (loom's
+/// atomics and mutexes, and event-listener's and async-lock's under loom,
+/// have no `const` constructors).
+///
+/// ```ignore
+/// loom_const_fn! {
+///     /// Docs and attributes as usual.
+///     pub const fn new() -> Self { .. }
+/// }
+/// ```
+macro_rules! loom_const_fn {
+    ($(#[$attr:meta])* $vis:vis const fn $($rest:tt)*) => {
+        $(#[$attr])*
+        #[cfg(not(loom))]
+        $vis const fn $($rest)*
+
+        $(#[$attr])*
+        #[cfg(loom)]
+        $vis fn $($rest)*
+    };
+}
+pub(crate) use loom_const_fn;

@@ -14,7 +14,7 @@ use super::error::{
 };
 use super::items::Items;
 use crate::engine::{Op, named_future};
-use crate::sync::{Mutex, MutexGuard, lock};
+use crate::sync::{Mutex, MutexGuard, lock, loom_const_fn};
 
 /// Everything a container is: one mutex-protected state and three waiter
 /// lists.
@@ -77,22 +77,24 @@ impl<T> State<T> {
 }
 
 impl<T> Core<T> {
-    pub(crate) const fn new(items: Items<T>, capacity: Option<usize>) -> Self {
-        Core {
-            state: Mutex::new(State {
-                items,
-                capacity,
-                closed: false,
-                unfinished: 0,
-                join_generation: 0,
-                pop_waiting: 0,
-                pop_reserved: 0,
-                push_waiting: 0,
-                push_reserved: 0,
-            }),
-            pop_ops: event_listener::Event::new(),
-            push_ops: event_listener::Event::new(),
-            join_ops: event_listener::Event::new(),
+    loom_const_fn! {
+        pub(crate) const fn new(items: Items<T>, capacity: Option<usize>) -> Self {
+            Core {
+                state: Mutex::new(State {
+                    items,
+                    capacity,
+                    closed: false,
+                    unfinished: 0,
+                    join_generation: 0,
+                    pop_waiting: 0,
+                    pop_reserved: 0,
+                    push_waiting: 0,
+                    push_reserved: 0,
+                }),
+                pop_ops: event_listener::Event::new(),
+                push_ops: event_listener::Event::new(),
+                join_ops: event_listener::Event::new(),
+            }
         }
     }
 
