@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use event_listener::{EventListener, IntoNotification, Listener};
 
 use crate::engine::{Op, deadline_after, named_future};
-use crate::sync::{Mutex, MutexGuard, lock, loom_const_fn};
+use crate::sync::{Locked, Mutex, lock, loom_const_fn};
 
 type Action = Box<dyn FnMut() + Send + 'static>;
 
@@ -642,7 +642,7 @@ impl WaitOp<'_> {
     /// The leader's part: run the action outside the lock, then release.
     fn trip(
         &mut self,
-        mut state: MutexGuard<'_, State>,
+        mut state: Locked<'_, State>,
     ) -> Result<BarrierWaitResult, BrokenBarrierError> {
         let barrier = self.barrier;
         state.tripping = true;

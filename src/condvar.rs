@@ -67,7 +67,7 @@ use std::time::{Duration, Instant};
 use async_lock::futures::Lock;
 use event_listener::{EventListener, IntoNotification, Listener};
 
-use crate::engine::{Op, Timed, deadline_after};
+use crate::engine::{Op, Timed, WakeSection, deadline_after};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::sync::loom_const_fn;
 
@@ -587,6 +587,8 @@ impl Condvar {
     /// assert!(wait.as_mut().poll(&mut cx).is_ready());
     /// ```
     pub fn notify(&self, n: usize) -> usize {
+        // Wakers run after event-listener's list lock is released.
+        let _wakes = WakeSection::enter();
         // `additional`: count only listeners not notified yet (see module docs).
         self.waiters.notify(n.additional())
     }

@@ -50,10 +50,14 @@
 //! Deadlines saturate: a duration too large to add to `Instant::now()`
 //! (e.g. `Duration::MAX`) means "no deadline", never a panic.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures_timer::Delay;
@@ -80,19 +84,24 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// Drives an [`Op`] to completion, asynchronously or by blocking, with an
 /// optional deadline.
 pub(crate) struct Timed<O> {
-    op: O,
+    /// Dropped by hand, inside a [`WakeSection`] (see `Drop`).
+    op: ManuallyDrop<O>,
     deadline: Option<Instant>,
     /// Created on the first `Pending` of a timed async wait only.
     timer: Option<Delay>,
+    /// The waker registered with listeners on the caller's behalf (see
+    /// "Wakes never run under a lock"), and the caller's waker it wraps.
+    deferring: Option<(Arc<Deferring>, Waker)>,
     done: bool,
 }
 
 impl<O: Op> Timed<O> {
     pub(crate) fn new(op: O, deadline: Option<Instant>) -> Self {
         Timed {
-            op,
+            op: ManuallyDrop::new(op),
             deadline,
             timer: None,
+            deferring: None,
             done: false,
         }
     }
@@ -105,7 +114,8 @@ impl<O: Op> Timed<O> {
     /// The async driver.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
         assert!(!self.done, "rallypoint future polled after completion");
-        if let Poll::Ready(out) = self.op.poll_op(cx) {
+        let _section = WakeSection::enter();
+        if let Poll::Ready(out) = self.poll_deferring(cx) {
             return self.finish(out);
         }
         if let Some(deadline) = self.deadline {
@@ -121,6 +131,29 @@ impl<O: Op> Timed<O> {
             }
         }
         Poll::Pending
+    }
+
+    /// Polls the op so that only a [`Deferring`] wrapper of the caller's
+    /// waker is ever registered with a listener.
+    fn poll_deferring(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
+        if let Some((inner, waker)) = &self.deferring {
+            if inner.0.will_wake(cx.waker()) {
+                return self.op.poll_op(&mut Context::from_waker(waker));
+            }
+        }
+        // First poll (or a new caller waker): try with a no-op waker, so the
+        // common case — completing at once — allocates nothing.
+        if let Poll::Ready(out) = self.op.poll_op(&mut Context::from_waker(Waker::noop())) {
+            return Poll::Ready(out);
+        }
+        // The op registered the no-op waker; poll again with the wrapper,
+        // which replaces it. A notification that arrived in between is kept
+        // by the listener and seen by this second poll.
+        let inner = Arc::new(Deferring(cx.waker().clone()));
+        let waker = Waker::from(inner.clone());
+        let polled = self.op.poll_op(&mut Context::from_waker(&waker));
+        self.deferring = Some((inner, waker));
+        polled
     }
 
     /// The blocking driver: polls the op with a waker that unparks this
@@ -153,7 +186,13 @@ impl<O: Op> Timed<O> {
     fn block_with(&mut self, parker: &Parker, waker: &Waker) -> O::Output {
         let mut cx = Context::from_waker(waker);
         loop {
-            if let Poll::Ready(out) = self.op.poll_op(&mut cx) {
+            // Our own waker is harmless under locks, but the op may wake
+            // async waiters (passing a notification on): not under a lock.
+            let polled = {
+                let _section = WakeSection::enter();
+                self.op.poll_op(&mut cx)
+            };
+            if let Poll::Ready(out) = polled {
                 self.done = true;
                 return out;
             }
@@ -162,6 +201,7 @@ impl<O: Op> Timed<O> {
                 Some(deadline) => {
                     if Instant::now() >= deadline {
                         self.done = true;
+                        let _section = WakeSection::enter();
                         return self.op.on_timeout();
                     }
                     // May also return early on a stale unpark token from an
@@ -178,13 +218,131 @@ impl<O: Op> Timed<O> {
     }
 }
 
+impl<O> Drop for Timed<O> {
+    fn drop(&mut self) {
+        // Dropping a pending op withdraws it, which may pass a notification
+        // (an item, a permit) on to another waiter: wake it after the op's
+        // locks are released, like every other notification.
+        let _section = WakeSection::enter();
+        // SAFETY: `op` is dropped exactly once, here, and never used again:
+        // this is `Timed`'s destructor.
+        unsafe { ManuallyDrop::drop(&mut self.op) }
+    }
+}
+
 impl<O: fmt::Debug> fmt::Debug for Timed<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timed")
-            .field("op", &self.op)
+            .field("op", &*self.op)
             .field("deadline", &self.deadline)
             .field("done", &self.done)
             .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Wakes never run under a lock
+// ---------------------------------------------------------------------------
+//
+// event-listener calls a waiter's `Waker` while it holds its list lock, and
+// the primitives notify while holding their own state lock (that is what
+// keeps their listener lists in step with their state). A waker is user
+// code: one that re-enters the primitive from `wake()` would deadlock on
+// those locks, and one that panics would unwind out of event-listener's
+// `notify` half-way through its bookkeeping (its notified count skips the
+// entry, and a later removal underflows it).
+//
+// So the async driver never hands the caller's waker to a listener. It
+// registers a `Deferring` waker instead, and every code path that can
+// notify runs inside a [`WakeSection`], entered *before* any lock is taken.
+// While a section is open on this thread, `Deferring::wake` only queues the
+// caller's waker; the outermost section runs the queue when it ends, after
+// every lock of the primitive has been released. A panicking waker then
+// unwinds from a clean state: the others are still woken, and the first
+// panic is resumed to the caller of the notifying method.
+//
+// Blocking waiters keep their own waker (it only unparks a thread, cannot
+// panic and cannot re-enter), and the common case pays nothing: the first
+// poll runs with a no-op waker, and the `Deferring` wrapper is only
+// allocated (once per future) if that poll comes back `Pending`.
+
+#[cfg(not(loom))]
+thread_local! {
+    /// How many `WakeSection`s are open on this thread.
+    static SECTION_DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Wakes queued by `Deferring` while a section is open.
+    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+// Loom runs its threads on one OS thread: its own thread-locals are needed.
+#[cfg(loom)]
+loom::thread_local! {
+    static SECTION_DEPTH: Cell<usize> = Cell::new(0);
+    static DEFERRED: RefCell<Vec<Waker>> = RefCell::new(Vec::new());
+}
+
+/// While alive, wakes of async waiters on this thread are queued and run
+/// when the outermost section ends. Enter it before taking any lock.
+#[must_use]
+pub(crate) struct WakeSection(());
+
+impl WakeSection {
+    pub(crate) fn enter() -> WakeSection {
+        SECTION_DEPTH.with(|d| d.set(d.get() + 1));
+        WakeSection(())
+    }
+}
+
+impl Drop for WakeSection {
+    fn drop(&mut self) {
+        let depth = SECTION_DEPTH.with(|d| {
+            d.set(d.get() - 1);
+            d.get()
+        });
+        if depth > 0 {
+            return;
+        }
+        let mut panic = None;
+        loop {
+            let wakers = DEFERRED.with(|q| std::mem::take(&mut *q.borrow_mut()));
+            if wakers.is_empty() {
+                break;
+            }
+            for waker in wakers {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    panic.get_or_insert(payload);
+                }
+            }
+        }
+        if let Some(payload) = panic {
+            // Never start a second unwind while one is in progress.
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
+        }
+    }
+}
+
+/// The waker the async driver registers in place of the caller's.
+struct Deferring(Waker);
+
+impl Wake for Deferring {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let in_section = SECTION_DEPTH.try_with(|d| d.get() > 0).unwrap_or(false);
+        if in_section
+            && DEFERRED
+                .try_with(|q| q.borrow_mut().push(self.0.clone()))
+                .is_ok()
+        {
+            return;
+        }
+        // Not inside one of our notifying sections (e.g. async-lock waking a
+        // relocking Condvar waiter): wake directly.
+        self.0.wake_by_ref();
     }
 }
 

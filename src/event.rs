@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use event_listener::{EventListener, Listener};
 
-use crate::engine::{Op, deadline_after, named_future};
+use crate::engine::{Op, WakeSection, deadline_after, named_future};
 use crate::sync::{AtomicUsize, Ordering, loom_const_fn};
 
 const SET: usize = 1;
@@ -144,6 +144,8 @@ impl Event {
                 Err(actual) => state = actual,
             }
         }
+        // Wakers run after event-listener's list lock is released.
+        let _wakes = WakeSection::enter();
         // `notify` emits a SeqCst fence first (see the module docs).
         self.waiters.notify(usize::MAX);
     }

@@ -120,7 +120,7 @@ use std::time::{Duration, Instant};
 use event_listener::{EventListener, IntoNotification, Listener};
 
 use crate::engine::{Op, Timed, deadline_after, named_future};
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering, lock, loom_const_fn};
+use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
 
 const QUEUED: usize = 1;
 const CLOSED: usize = 2;
@@ -601,7 +601,7 @@ impl Semaphore {
     /// by a dispatch.
     fn add_permits_locked(
         &self,
-        waiters: &mut MutexGuard<'_, Waiters>,
+        waiters: &mut Locked<'_, Waiters>,
         n: usize,
         clamp: bool,
     ) -> Result<(), ReleaseError> {
@@ -627,7 +627,7 @@ impl Semaphore {
     /// Serves the oldest waiters while their needs fit, and clears `QUEUED`
     /// once the queue is empty. Called with the mutex held after anything
     /// that may let the front waiter proceed.
-    fn dispatch(&self, waiters: &mut MutexGuard<'_, Waiters>) {
+    fn dispatch(&self, waiters: &mut Locked<'_, Waiters>) {
         while let Some(front) = waiters.queue.first_entry() {
             // Relaxed: `QUEUED` is set, so the count is only written under
             // the mutex we hold (invariant 2).

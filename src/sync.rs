@@ -23,6 +23,8 @@
 //!
 //! [loom]: https://docs.rs/loom
 
+use crate::engine::WakeSection;
+
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(loom))]
@@ -33,16 +35,48 @@ pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
-/// Locks `mutex`, ignoring poisoning.
+/// Locks `mutex`, ignoring poisoning, inside a [`WakeSection`].
 ///
-/// The crate's internal mutexes guard plain counters that are updated in
-/// single steps; no user code runs while one is held, so a poisoned lock can
-/// only come from a panic in the crate itself, and the data is still
-/// consistent. Propagating the poison would turn one panic into a cascade.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Poisoning: the crate's internal mutexes guard plain counters that are
+/// updated in single steps; no user code runs while one is held, so a
+/// poisoned lock can only come from a panic in the crate itself, and the
+/// data is still consistent. Propagating the poison would turn one panic
+/// into a cascade.
+///
+/// Wakes: every notification the holder sends is queued and delivered after
+/// the lock is released (see [`WakeSection`]), so a waker that re-enters the
+/// primitive cannot deadlock on this mutex.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> Locked<'_, T> {
+    // The section is entered first and, as the later field, ends last.
+    let wakes = WakeSection::enter();
+    Locked {
+        guard: mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        _wakes: wakes,
+    }
+}
+
+/// A held internal mutex; wakes sent while holding it run after it is
+/// released. Derefs to the protected data.
+pub(crate) struct Locked<'a, T> {
+    // Field order matters: fields drop in declaration order, so the guard
+    // unlocks before the section delivers the queued wakes.
+    guard: MutexGuard<'a, T>,
+    _wakes: WakeSection,
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
 }
 
 /// Declares a `const fn` that is `const` only when not under loom (loom's

@@ -14,7 +14,7 @@ use super::error::{
 };
 use super::items::Items;
 use crate::engine::{Op, named_future};
-use crate::sync::{Mutex, MutexGuard, lock, loom_const_fn};
+use crate::sync::{Locked, Mutex, lock, loom_const_fn};
 
 /// Everything a container is: one mutex-protected state and three waiter
 /// lists.
@@ -98,7 +98,7 @@ impl<T> Core<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
+    fn lock(&self) -> Locked<'_, State<T>> {
         lock(&self.state)
     }
 
