@@ -200,9 +200,10 @@ fn bench_pingpong(c: &mut Criterion) {
         let rt = Rt::new(exec);
         macro_rules! one {
             ($ty:ty) => {
-                g.bench_function(BenchmarkId::new(<$ty as AsyncTurns>::NAME, exec.name()), |b| {
-                    b.iter_custom(|iters| rt.block_on(pingpong::<$ty>(&rt, iters)))
-                });
+                g.bench_function(
+                    BenchmarkId::new(<$ty as AsyncTurns>::NAME, exec.name()),
+                    |b| b.iter_custom(|iters| rt.block_on(pingpong::<$ty>(&rt, iters))),
+                );
             };
         }
         one!(RpCondvar);
@@ -307,9 +308,10 @@ fn bench_pingpong_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("condvar_pingpong_threads");
     macro_rules! one {
         ($ty:ty) => {
-            g.bench_function(BenchmarkId::new(<$ty as BlockingTurns>::NAME, THREADS), |b| {
-                b.iter_custom(pingpong_threads::<$ty>)
-            });
+            g.bench_function(
+                BenchmarkId::new(<$ty as BlockingTurns>::NAME, THREADS),
+                |b| b.iter_custom(pingpong_threads::<$ty>),
+            );
         };
     }
     one!(RpCondvar);

@@ -233,14 +233,11 @@ fn bench_async(c: &mut Criterion) {
                 let exec = rt.exec().name();
                 macro_rules! one {
                     ($ty:ty) => {
-                        g.bench_function(
-                            BenchmarkId::new(<$ty as AsyncChan>::NAME, exec),
-                            |b| {
-                                b.iter_custom(|iters| {
-                                    rt.block_on(pc_async::<$ty>(rt, shape, cap, iters))
-                                })
-                            },
-                        );
+                        g.bench_function(BenchmarkId::new(<$ty as AsyncChan>::NAME, exec), |b| {
+                            b.iter_custom(|iters| {
+                                rt.block_on(pc_async::<$ty>(rt, shape, cap, iters))
+                            })
+                        });
                     };
                 }
                 one!(Rallypoint);

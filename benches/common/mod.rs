@@ -295,7 +295,12 @@ pub trait BlockingChan: 'static {
 /// pop `share(iters, consumers, j)` items each. One iteration is one item
 /// through the container. Panics unless the consumers received exactly the
 /// items' checksum.
-pub async fn pc_async<C: AsyncChan>(rt: &Rt, shape: Shape, cap: Option<usize>, iters: u64) -> Duration {
+pub async fn pc_async<C: AsyncChan>(
+    rt: &Rt,
+    shape: Shape,
+    cap: Option<usize>,
+    iters: u64,
+) -> Duration {
     let (tx, rx) = C::channel(cap);
     let mut rxs: Vec<C::Rx> = (1..shape.consumers).map(|_| C::clone_rx(&rx)).collect();
     rxs.insert(0, rx);
@@ -333,7 +338,12 @@ pub async fn pc_async<C: AsyncChan>(rt: &Rt, shape: Shape, cap: Option<usize>, i
         .into_iter()
         .fold(0u64, u64::wrapping_add);
     let elapsed = start.elapsed();
-    assert_eq!(sum, expected_sum(iters), "{}: checksum of the popped items", C::NAME);
+    assert_eq!(
+        sum,
+        expected_sum(iters),
+        "{}: checksum of the popped items",
+        C::NAME
+    );
     elapsed
 }
 
@@ -378,7 +388,12 @@ pub fn pc_threads<C: BlockingChan>(shape: Shape, cap: Option<usize>, iters: u64)
         .map(|c| c.join().expect("consumer thread panicked"))
         .fold(0u64, u64::wrapping_add);
     let elapsed = start.elapsed();
-    assert_eq!(sum, expected_sum(iters), "{}: checksum of the popped items", C::NAME);
+    assert_eq!(
+        sum,
+        expected_sum(iters),
+        "{}: checksum of the popped items",
+        C::NAME
+    );
     elapsed
 }
 
