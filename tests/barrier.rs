@@ -1,3 +1,5 @@
+#![cfg(not(loom))]
+
 //! Barrier tests. The scenarios of CPython's `Lib/test/lock_tests.py`
 //! `BarrierTests` are ported in both worlds (tasks, threads, and both at
 //! once on one instance), under every executor of the harness; then come
@@ -47,7 +49,7 @@ fn barrier_with_timeout(n: usize) -> Arc<Barrier> {
 fn lockstep_passes() {
     each_runtime(|rt| async move {
         for world in World::ALL {
-            for passes in [1, 10] {
+            for passes in [1, scale(10)] {
                 let barrier = barrier_with_timeout(N);
                 let phase0 = Arc::new(AtomicUsize::new(0));
                 let phase1 = Arc::new(AtomicUsize::new(0));
@@ -656,7 +658,7 @@ fn cancellation_under_executors() {
 fn generation_race() {
     each_runtime(|rt| async move {
         const PARTIES: usize = 4;
-        const GENERATIONS: usize = 2000;
+        let generations = scale(2000);
         let barrier = Arc::new(Barrier::new(PARTIES));
         let leaders = Arc::new(AtomicUsize::new(0));
         let tasks = {
@@ -665,7 +667,7 @@ fn generation_race() {
                 let (barrier, leaders) = (barrier.clone(), leaders.clone());
                 async move {
                     let mut rank_sum = 0;
-                    for _ in 0..GENERATIONS {
+                    for _ in 0..generations {
                         let r = wait(&barrier, blocking).await.unwrap();
                         if r.is_leader() {
                             leaders.fetch_add(1, Ordering::Relaxed);
@@ -677,8 +679,8 @@ fn generation_race() {
             })
         };
         let sums: usize = join_all(tasks).await.into_iter().sum();
-        assert_eq!(leaders.load(Ordering::Relaxed), GENERATIONS);
-        assert_eq!(sums, GENERATIONS * (0..PARTIES).sum::<usize>());
+        assert_eq!(leaders.load(Ordering::Relaxed), generations);
+        assert_eq!(sums, generations * (0..PARTIES).sum::<usize>());
         assert_eq!(barrier.n_waiting(), 0);
     });
 }

@@ -1,3 +1,5 @@
+#![cfg(not(loom))]
+
 //! Event tests. The scenarios of CPython's `Lib/test/lock_tests.py`
 //! `EventTests` are ported in both worlds (tasks, threads, and both at once
 //! on one instance), under every executor of the harness; then come the
@@ -213,7 +215,7 @@ fn cancelled_waits_leave_nothing_behind() {
     let evt = Event::new();
     let mut keep = evt.wait();
     assert!(poll_once(&mut keep).is_pending());
-    for _ in 0..100 {
+    for _ in 0..scale(100) {
         let mut w = evt.wait();
         assert!(poll_once(&mut w).is_pending());
         let mut t = evt.wait_timeout(Duration::from_secs(60));
@@ -313,7 +315,7 @@ fn async_timeout_without_runtime() {
 // Memory ordering: data written before set() is visible after wait().
 #[test]
 fn set_publishes_prior_writes() {
-    for _ in 0..200 {
+    for _ in 0..scale(200) {
         let evt = Arc::new(Event::new());
         let data = Arc::new(AtomicUsize::new(0));
         let t = {
@@ -350,7 +352,7 @@ fn set_clear_storm() {
                 }
             })
         };
-        for _ in 0..2000 {
+        for _ in 0..scale_or(2000, 30) {
             evt.set();
             evt.clear();
             rt.yield_now().await;

@@ -1,3 +1,5 @@
+#![cfg(not(loom))]
+
 //! The seed chapter's exercise: a concurrent stack whose `pop` waits for
 //! data, with one producer and three consumers (Consumer1..3) that must be
 //! served in turn — here with threads, with async tasks, and with both on

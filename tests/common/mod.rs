@@ -11,6 +11,15 @@
 //! The body gets an [`Rt`] to spawn tasks and sleep in a runtime-neutral way.
 //! Every flavour runs under a watchdog, so a lost wakeup fails the test
 //! with a message instead of hanging CI.
+//!
+//! Under Miri (`cfg(miri)`) there is no reactor (no epoll, no timerfd), so
+//! [`each_runtime`] runs the body once, on a `smol::Executor` (plain
+//! async-executor, which needs no reactor) driven by
+//! `futures_lite::future::block_on`, and [`Rt::sleep`] uses
+//! `futures_timer::Delay` (a helper thread with `park_timeout`).
+//!
+//! Loop counts go through [`scale`]: shrunk under Miri, multiplied by the
+//! `RALLYPOINT_STRESS` environment variable otherwise.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -21,7 +30,52 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long one flavour of a test may run before it counts as hung.
+#[cfg(not(miri))]
 pub const WATCHDOG: Duration = Duration::from_secs(60);
+/// Under Miri the clock is virtual: it advances by a few microseconds per
+/// basic block executed (roughly real time divided by 2-3 on this kind of
+/// machine), and jumps to the next timeout once every thread is blocked, so
+/// a deadlock still ends quickly. 10 virtual minutes is far beyond any body
+/// sized for Miri.
+#[cfg(miri)]
+pub const WATCHDOG: Duration = Duration::from_secs(600);
+
+/// How long [`wait_until`] and [`wait_until_async`] wait for their condition.
+#[cfg(not(miri))]
+pub const PATIENCE: Duration = Duration::from_secs(30);
+#[cfg(miri)]
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The `RALLYPOINT_STRESS` multiplier (default 1; must be a positive integer).
+pub fn stress_factor() -> usize {
+    static FACTOR: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *FACTOR.get_or_init(|| match std::env::var("RALLYPOINT_STRESS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("RALLYPOINT_STRESS must be a positive integer, got {v:?}"),
+        },
+        Err(_) => 1,
+    })
+}
+
+/// Whether the tests run under Miri.
+pub const MIRI: bool = cfg!(miri);
+
+/// A loop count: `n` times [`stress_factor`] normally; under Miri `n / 16`
+/// (at least 2, and never more than `n`), which keeps every loop that
+/// exists for repetition still looping while fitting Miri's budget.
+pub fn scale(n: usize) -> usize {
+    if MIRI {
+        (n / 16).max(2).min(n)
+    } else {
+        n * stress_factor()
+    }
+}
+
+/// Like [`scale`], with an explicit count for Miri.
+pub fn scale_or(n: usize, miri: usize) -> usize {
+    if MIRI { miri } else { n * stress_factor() }
+}
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -32,6 +86,8 @@ pub enum Rt {
     TokioMultiThread(tokio::runtime::Handle),
     SmolBlockOn(Arc<smol::Executor<'static>>),
     SmolMultiThread(Arc<smol::Executor<'static>>),
+    /// Miri: an executor driven by `futures_lite::future::block_on`, no reactor.
+    Bare(Arc<smol::Executor<'static>>),
 }
 
 /// A spawned task: await it for its output (panics in the task propagate).
@@ -51,6 +107,7 @@ impl Rt {
             Rt::TokioMultiThread(_) => "tokio multi-thread",
             Rt::SmolBlockOn(_) => "smol block_on",
             Rt::SmolMultiThread(_) => "smol multi-thread executor",
+            Rt::Bare(_) => "bare block_on (miri)",
         }
     }
 
@@ -70,7 +127,9 @@ impl Rt {
                     }
                 }))
             }
-            Rt::SmolBlockOn(ex) | Rt::SmolMultiThread(ex) => Task(Box::pin(ex.spawn(future))),
+            Rt::SmolBlockOn(ex) | Rt::SmolMultiThread(ex) | Rt::Bare(ex) => {
+                Task(Box::pin(ex.spawn(future)))
+            }
         }
     }
 
@@ -91,6 +150,7 @@ impl Rt {
             Rt::SmolBlockOn(_) | Rt::SmolMultiThread(_) => {
                 smol::Timer::after(d).await;
             }
+            Rt::Bare(_) => futures_timer::Delay::new(d).await,
         }
     }
 
@@ -107,6 +167,13 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let body = Arc::new(body);
+    if MIRI {
+        return with_watchdog("bare block_on (miri)", move || {
+            let ex = Arc::new(smol::Executor::new());
+            let fut = body(Rt::Bare(ex.clone()));
+            futures_lite::future::block_on(ex.run(fut));
+        });
+    }
     for flavour in 0..4 {
         let body = body.clone();
         with_watchdog(flavour_name(flavour), move || {
@@ -248,10 +315,7 @@ pub fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting until {what}"
-        );
+        assert!(start.elapsed() < PATIENCE, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_micros(200));
     }
 }
@@ -260,10 +324,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 pub async fn wait_until_async(rt: &Rt, what: &str, mut cond: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting until {what}"
-        );
+        assert!(start.elapsed() < PATIENCE, "timed out waiting until {what}");
         rt.sleep(Duration::from_micros(200)).await;
     }
 }
