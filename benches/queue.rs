@@ -42,72 +42,18 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{
-    AsyncChan, AsyncChannel, BlockingChan, CAPACITIES, EXECUTORS, Rt, SHAPES, THREADS, pc_async,
-    pc_group, pc_threads,
-};
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use common::{AsyncChan, AsyncChannel, BlockingChan, Chan, pc_async_groups, pc_threads_groups};
+use criterion::{Criterion, criterion_group, criterion_main};
 
-struct Rallypoint;
-
-impl AsyncChan for Rallypoint {
-    const NAME: &'static str = "rallypoint";
-    type Tx = Arc<rallypoint::Queue<u64>>;
-    type Rx = Arc<rallypoint::Queue<u64>>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        let q = Arc::new(match cap {
-            Some(n) => rallypoint::Queue::bounded(n),
-            None => rallypoint::Queue::unbounded(),
-        });
-        (q.clone(), q)
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
-    async fn send(tx: &Self::Tx, v: u64) {
-        tx.push(v).await.expect("queue closed");
-    }
-    async fn recv(rx: &mut Self::Rx) -> u64 {
-        rx.pop().await.expect("queue closed")
-    }
-}
-
-impl BlockingChan for Rallypoint {
-    const NAME: &'static str = "rallypoint";
-    type Tx = Arc<rallypoint::Queue<u64>>;
-    type Rx = Arc<rallypoint::Queue<u64>>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        <Rallypoint as AsyncChan>::channel(cap)
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
-    fn send(tx: &Self::Tx, v: u64) {
-        tx.push_blocking(v).expect("queue closed");
-    }
-    fn recv(rx: &mut Self::Rx) -> u64 {
-        rx.pop_blocking().expect("queue closed")
-    }
-}
+common::rallypoint_chan!(Queue, "queue closed");
 
 struct Flume;
 
+common::crate_chan!(Flume, "flume", flume);
+
 impl AsyncChan for Flume {
-    const NAME: &'static str = "flume";
-    type Tx = flume::Sender<u64>;
-    type Rx = flume::Receiver<u64>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match cap {
-            Some(n) => flume::bounded(n),
-            None => flume::unbounded(),
-        }
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
     async fn send(tx: &Self::Tx, v: u64) {
         tx.send_async(v).await.expect("flume disconnected");
     }
@@ -117,15 +63,6 @@ impl AsyncChan for Flume {
 }
 
 impl BlockingChan for Flume {
-    const NAME: &'static str = "flume";
-    type Tx = flume::Sender<u64>;
-    type Rx = flume::Receiver<u64>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        <Flume as AsyncChan>::channel(cap)
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
     fn send(tx: &Self::Tx, v: u64) {
         tx.send(v).expect("flume disconnected");
     }
@@ -156,7 +93,7 @@ enum TokioRx {
     Unbounded(tokio::sync::mpsc::UnboundedReceiver<u64>),
 }
 
-impl AsyncChan for Tokio {
+impl Chan for Tokio {
     const NAME: &'static str = "tokio";
     type Tx = TokioTx;
     type Rx = TokioRx;
@@ -175,6 +112,9 @@ impl AsyncChan for Tokio {
     fn clone_rx(_: &Self::Rx) -> Self::Rx {
         unreachable!("tokio's mpsc has a single receiver: not benched with several consumers")
     }
+}
+
+impl AsyncChan for Tokio {
     async fn send(tx: &Self::Tx, v: u64) {
         match tx {
             TokioTx::Bounded(tx) => tx.send(v).await.expect("tokio mpsc closed"),
@@ -192,19 +132,9 @@ impl AsyncChan for Tokio {
 
 struct Crossbeam;
 
+common::crate_chan!(Crossbeam, "crossbeam", crossbeam_channel);
+
 impl BlockingChan for Crossbeam {
-    const NAME: &'static str = "crossbeam";
-    type Tx = crossbeam_channel::Sender<u64>;
-    type Rx = crossbeam_channel::Receiver<u64>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match cap {
-            Some(n) => crossbeam_channel::bounded(n),
-            None => crossbeam_channel::unbounded(),
-        }
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
     fn send(tx: &Self::Tx, v: u64) {
         tx.send(v).expect("crossbeam disconnected");
     }
@@ -225,54 +155,25 @@ fn flume_mpmc_async() -> bool {
 }
 
 fn bench_async(c: &mut Criterion) {
-    let rts: Vec<Rt> = EXECUTORS.into_iter().map(Rt::new).collect();
-    for shape in SHAPES {
-        for cap in CAPACITIES {
-            let mut g = c.benchmark_group(pc_group("queue", shape, cap, false));
-            for rt in &rts {
-                let exec = rt.exec().name();
-                macro_rules! one {
-                    ($ty:ty) => {
-                        g.bench_function(BenchmarkId::new(<$ty as AsyncChan>::NAME, exec), |b| {
-                            b.iter_custom(|iters| {
-                                rt.block_on(pc_async::<$ty>(rt, shape, cap, iters))
-                            })
-                        });
-                    };
-                }
-                one!(Rallypoint);
-                one!(AsyncChannel);
-                if shape.consumers == 1 || flume_mpmc_async() {
-                    one!(Flume);
-                }
-                if shape.consumers == 1 {
-                    one!(Tokio);
-                }
-            }
-            g.finish();
+    pc_async_groups(c, "queue", |case| {
+        case.bench::<Rallypoint>();
+        case.bench::<AsyncChannel>();
+        if case.shape.consumers == 1 || flume_mpmc_async() {
+            case.bench::<Flume>();
         }
-    }
+        if case.shape.consumers == 1 {
+            case.bench::<Tokio>();
+        }
+    });
 }
 
 fn bench_threads(c: &mut Criterion) {
-    for shape in SHAPES {
-        for cap in CAPACITIES {
-            let mut g = c.benchmark_group(pc_group("queue", shape, cap, true));
-            macro_rules! one {
-                ($ty:ty) => {
-                    g.bench_function(
-                        BenchmarkId::new(<$ty as BlockingChan>::NAME, THREADS),
-                        |b| b.iter_custom(|iters| pc_threads::<$ty>(shape, cap, iters)),
-                    );
-                };
-            }
-            one!(Rallypoint);
-            one!(AsyncChannel);
-            one!(Flume);
-            one!(Crossbeam);
-            g.finish();
-        }
-    }
+    pc_threads_groups(c, "queue", |case| {
+        case.bench::<Rallypoint>();
+        case.bench::<AsyncChannel>();
+        case.bench::<Flume>();
+        case.bench::<Crossbeam>();
+    });
 }
 
 criterion_group! {

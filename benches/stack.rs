@@ -40,53 +40,10 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{
-    AsyncChan, AsyncChannel, BlockingChan, CAPACITIES, EXECUTORS, Rt, SHAPES, THREADS, pc_async,
-    pc_group, pc_threads,
-};
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use common::{AsyncChannel, BlockingChan, Chan, pc_async_groups, pc_threads_groups};
+use criterion::{Criterion, criterion_group, criterion_main};
 
-struct Rallypoint;
-
-impl AsyncChan for Rallypoint {
-    const NAME: &'static str = "rallypoint";
-    type Tx = Arc<rallypoint::Stack<u64>>;
-    type Rx = Arc<rallypoint::Stack<u64>>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        let s = Arc::new(match cap {
-            Some(n) => rallypoint::Stack::bounded(n),
-            None => rallypoint::Stack::unbounded(),
-        });
-        (s.clone(), s)
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
-    async fn send(tx: &Self::Tx, v: u64) {
-        tx.push(v).await.expect("stack closed");
-    }
-    async fn recv(rx: &mut Self::Rx) -> u64 {
-        rx.pop().await.expect("stack closed")
-    }
-}
-
-impl BlockingChan for Rallypoint {
-    const NAME: &'static str = "rallypoint";
-    type Tx = Arc<rallypoint::Stack<u64>>;
-    type Rx = Arc<rallypoint::Stack<u64>>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        <Rallypoint as AsyncChan>::channel(cap)
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
-    fn send(tx: &Self::Tx, v: u64) {
-        tx.push_blocking(v).expect("stack closed");
-    }
-    fn recv(rx: &mut Self::Rx) -> u64 {
-        rx.pop_blocking().expect("stack closed")
-    }
-}
+common::rallypoint_chan!(Stack, "stack closed");
 
 /// The textbook blocking stack: `Mutex<Vec<T>>` + two `Condvar`s.
 struct TextbookStack {
@@ -126,7 +83,7 @@ impl TextbookStack {
 
 struct Textbook;
 
-impl BlockingChan for Textbook {
+impl Chan for Textbook {
     const NAME: &'static str = "textbook";
     type Tx = Arc<TextbookStack>;
     type Rx = Arc<TextbookStack>;
@@ -142,6 +99,9 @@ impl BlockingChan for Textbook {
     fn clone_rx(rx: &Self::Rx) -> Self::Rx {
         rx.clone()
     }
+}
+
+impl BlockingChan for Textbook {
     fn send(tx: &Self::Tx, v: u64) {
         tx.push(v);
     }
@@ -151,46 +111,17 @@ impl BlockingChan for Textbook {
 }
 
 fn bench_async(c: &mut Criterion) {
-    let rts: Vec<Rt> = EXECUTORS.into_iter().map(Rt::new).collect();
-    for shape in SHAPES {
-        for cap in CAPACITIES {
-            let mut g = c.benchmark_group(pc_group("stack", shape, cap, false));
-            for rt in &rts {
-                let exec = rt.exec().name();
-                macro_rules! one {
-                    ($ty:ty) => {
-                        g.bench_function(BenchmarkId::new(<$ty as AsyncChan>::NAME, exec), |b| {
-                            b.iter_custom(|iters| {
-                                rt.block_on(pc_async::<$ty>(rt, shape, cap, iters))
-                            })
-                        });
-                    };
-                }
-                one!(Rallypoint);
-                one!(AsyncChannel);
-            }
-            g.finish();
-        }
-    }
+    pc_async_groups(c, "stack", |case| {
+        case.bench::<Rallypoint>();
+        case.bench::<AsyncChannel>();
+    });
 }
 
 fn bench_threads(c: &mut Criterion) {
-    for shape in SHAPES {
-        for cap in CAPACITIES {
-            let mut g = c.benchmark_group(pc_group("stack", shape, cap, true));
-            macro_rules! one {
-                ($ty:ty) => {
-                    g.bench_function(
-                        BenchmarkId::new(<$ty as BlockingChan>::NAME, THREADS),
-                        |b| b.iter_custom(|iters| pc_threads::<$ty>(shape, cap, iters)),
-                    );
-                };
-            }
-            one!(Rallypoint);
-            one!(Textbook);
-            g.finish();
-        }
-    }
+    pc_threads_groups(c, "stack", |case| {
+        case.bench::<Rallypoint>();
+        case.bench::<Textbook>();
+    });
 }
 
 criterion_group! {

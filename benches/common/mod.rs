@@ -1,6 +1,9 @@
-//! Shared helpers for the primitive benches (`event`, `barrier`, `semaphore`):
-//! the executors of the **executor comparison** and a uniform way to spawn
-//! and join tasks on them.
+//! Shared helpers for the primitive benches (`event`, `barrier`,
+//! `semaphore`, `condvar`, `queue`, `stack`): the executors of the
+//! **executor comparison** and a uniform way to spawn and join tasks on
+//! them; for `queue` and `stack`, also their producer/consumer workloads,
+//! group matrix and shared implementations (async-channel, rallypoint's
+//! adapter).
 //!
 //! Every async workload runs under each [`Exec`]:
 //!
@@ -18,9 +21,15 @@
 //! under `tokio-mt` the work runs on the worker threads, not on the thread
 //! blocked in `block_on`.
 
-#![allow(dead_code, unreachable_pub, reason = "each bench uses a subset")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    unused_macros,
+    reason = "each bench uses a subset"
+)]
 
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -28,7 +37,8 @@ use std::thread;
 use std::time::Duration;
 use std::time::Instant;
 
-use criterion::Criterion;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
 
 /// One executor of the executor comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,8 +276,11 @@ pub fn first_item(iters: u64, producers: usize, i: usize) -> u64 {
     (0..i).map(|k| share(iters, producers, k)).sum()
 }
 
-/// A container with async push and pop, seen as a channel.
-pub trait AsyncChan: 'static {
+/// A container of the queue and stack benches, seen as a channel: its
+/// producer and consumer handles. [`AsyncChan`] and [`BlockingChan`] add
+/// the push and pop.
+pub trait Chan: 'static {
+    /// The implementation part of the benchmark id.
     const NAME: &'static str;
     type Tx: Clone + Send + 'static;
     type Rx: Send + 'static;
@@ -275,19 +288,141 @@ pub trait AsyncChan: 'static {
     fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx);
     /// Another consumer handle (only called for multi-consumer shapes).
     fn clone_rx(rx: &Self::Rx) -> Self::Rx;
+}
+
+/// A container with async push and pop.
+pub trait AsyncChan: Chan {
     fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = ()> + Send + '_;
     fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send + '_;
 }
 
-/// A container with blocking push and pop, seen as a channel.
-pub trait BlockingChan: 'static {
-    const NAME: &'static str;
-    type Tx: Clone + Send + 'static;
-    type Rx: Send + 'static;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx);
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx;
+/// A container with blocking push and pop.
+pub trait BlockingChan: Chan {
     fn send(tx: &Self::Tx, v: u64);
     fn recv(rx: &mut Self::Rx) -> u64;
+}
+
+/// Implements [`Chan`] for `$ty`, named `$name`: the `u64` channel of the
+/// crate `$krate` (`$krate::bounded(n)` or `$krate::unbounded()`; the
+/// receiver is cloned for more consumers).
+macro_rules! crate_chan {
+    ($ty:ty, $name:literal, $krate:ident) => {
+        impl $crate::common::Chan for $ty {
+            const NAME: &'static str = $name;
+            type Tx = $krate::Sender<u64>;
+            type Rx = $krate::Receiver<u64>;
+            fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+                match cap {
+                    Some(n) => $krate::bounded(n),
+                    None => $krate::unbounded(),
+                }
+            }
+            fn clone_rx(rx: &Self::Rx) -> Self::Rx {
+                rx.clone()
+            }
+        }
+    };
+}
+#[allow(unused_imports, reason = "only the queue bench uses it")]
+pub(crate) use crate_chan;
+
+/// Defines `struct Rallypoint`, the `rallypoint` implementation of the
+/// queue and stack benches: a `rallypoint::$container<u64>` shared through
+/// an `Arc` (`push`/`pop`, `push_blocking`/`pop_blocking` on threads),
+/// panicking with `$closed` if it is closed.
+macro_rules! rallypoint_chan {
+    ($container:ident, $closed:literal) => {
+        struct Rallypoint;
+
+        impl $crate::common::Chan for Rallypoint {
+            const NAME: &'static str = "rallypoint";
+            type Tx = ::std::sync::Arc<::rallypoint::$container<u64>>;
+            type Rx = ::std::sync::Arc<::rallypoint::$container<u64>>;
+            fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+                let c = ::std::sync::Arc::new(match cap {
+                    Some(n) => ::rallypoint::$container::bounded(n),
+                    None => ::rallypoint::$container::unbounded(),
+                });
+                (c.clone(), c)
+            }
+            fn clone_rx(rx: &Self::Rx) -> Self::Rx {
+                rx.clone()
+            }
+        }
+
+        impl $crate::common::AsyncChan for Rallypoint {
+            async fn send(tx: &Self::Tx, v: u64) {
+                tx.push(v).await.expect($closed);
+            }
+            async fn recv(rx: &mut Self::Rx) -> u64 {
+                rx.pop().await.expect($closed)
+            }
+        }
+
+        impl $crate::common::BlockingChan for Rallypoint {
+            fn send(tx: &Self::Tx, v: u64) {
+                tx.push_blocking(v).expect($closed);
+            }
+            fn recv(rx: &mut Self::Rx) -> u64 {
+                rx.pop_blocking().expect($closed)
+            }
+        }
+    };
+}
+#[allow(unused_imports, reason = "only the queue and stack benches use it")]
+pub(crate) use rallypoint_chan;
+
+/// A new container and its consumer handles, one per consumer.
+fn endpoints<C: Chan>(shape: Shape, cap: Option<usize>) -> (C::Tx, Vec<C::Rx>) {
+    let (tx, rx) = C::channel(cap);
+    let mut rxs: Vec<C::Rx> = (1..shape.consumers).map(|_| C::clone_rx(&rx)).collect();
+    rxs.insert(0, rx);
+    (tx, rxs)
+}
+
+/// Starts the consumers: `spawn(rx, n)` for each handle, `n` being its
+/// share of the `iters` items.
+fn start_consumers<R, H>(
+    rxs: Vec<R>,
+    shape: Shape,
+    iters: u64,
+    mut spawn: impl FnMut(R, u64) -> H,
+) -> Vec<H> {
+    rxs.into_iter()
+        .enumerate()
+        .map(|(j, rx)| spawn(rx, share(iters, shape.consumers, j)))
+        .collect()
+}
+
+/// Starts the producers: `spawn(tx, items)` for each, with its own clone of
+/// `tx` and its contiguous share of the items `0..iters`; then drops `tx`.
+fn start_producers<T: Clone, H>(
+    tx: T,
+    shape: Shape,
+    iters: u64,
+    mut spawn: impl FnMut(T, Range<u64>) -> H,
+) -> Vec<H> {
+    let producers = (0..shape.producers)
+        .map(|i| {
+            let tx = tx.clone();
+            let first = first_item(iters, shape.producers, i);
+            let n = share(iters, shape.producers, i);
+            spawn(tx, first..first + n)
+        })
+        .collect();
+    drop(tx);
+    producers
+}
+
+/// Panics unless the consumers of `C` received exactly the checksum of the
+/// items `0..iters`.
+fn check_sum<C: Chan>(sum: u64, iters: u64) {
+    assert_eq!(
+        sum,
+        expected_sum(iters),
+        "{}: checksum of the popped items",
+        C::NAME
+    );
 }
 
 /// One sample of a producer/consumer workload on tasks: `shape.producers`
@@ -301,85 +436,54 @@ pub async fn pc_async<C: AsyncChan>(
     cap: Option<usize>,
     iters: u64,
 ) -> Duration {
-    let (tx, rx) = C::channel(cap);
-    let mut rxs: Vec<C::Rx> = (1..shape.consumers).map(|_| C::clone_rx(&rx)).collect();
-    rxs.insert(0, rx);
+    let (tx, rxs) = endpoints::<C>(shape, cap);
     let start = Instant::now();
-    let consumers: Vec<_> = rxs
-        .into_iter()
-        .enumerate()
-        .map(|(j, mut rx)| {
-            let n = share(iters, shape.consumers, j);
-            rt.spawn(async move {
-                let mut sum = 0u64;
-                for _ in 0..n {
-                    sum = sum.wrapping_add(C::recv(&mut rx).await);
-                }
-                sum
-            })
+    let consumers = start_consumers(rxs, shape, iters, |mut rx, n| {
+        rt.spawn(async move {
+            let mut sum = 0u64;
+            for _ in 0..n {
+                sum = sum.wrapping_add(C::recv(&mut rx).await);
+            }
+            sum
         })
-        .collect();
-    let producers: Vec<_> = (0..shape.producers)
-        .map(|i| {
-            let tx = tx.clone();
-            let first = first_item(iters, shape.producers, i);
-            let n = share(iters, shape.producers, i);
-            rt.spawn(async move {
-                for v in first..first + n {
-                    C::send(&tx, v).await;
-                }
-            })
+    });
+    let producers = start_producers(tx, shape, iters, |tx, items| {
+        rt.spawn(async move {
+            for v in items {
+                C::send(&tx, v).await;
+            }
         })
-        .collect();
-    drop(tx);
+    });
     join_all(producers).await;
     let sum = join_all(consumers)
         .await
         .into_iter()
         .fold(0u64, u64::wrapping_add);
     let elapsed = start.elapsed();
-    assert_eq!(
-        sum,
-        expected_sum(iters),
-        "{}: checksum of the popped items",
-        C::NAME
-    );
+    check_sum::<C>(sum, iters);
     elapsed
 }
 
 /// [`pc_async`] on OS threads with blocking push and pop.
 pub fn pc_threads<C: BlockingChan>(shape: Shape, cap: Option<usize>, iters: u64) -> Duration {
-    let (tx, rx) = C::channel(cap);
-    let mut rxs: Vec<C::Rx> = (1..shape.consumers).map(|_| C::clone_rx(&rx)).collect();
-    rxs.insert(0, rx);
+    let (tx, rxs) = endpoints::<C>(shape, cap);
     let start = Instant::now();
-    let consumers: Vec<_> = rxs
-        .into_iter()
-        .enumerate()
-        .map(|(j, mut rx)| {
-            let n = share(iters, shape.consumers, j);
-            thread::spawn(move || {
-                let mut sum = 0u64;
-                for _ in 0..n {
-                    sum = sum.wrapping_add(C::recv(&mut rx));
-                }
-                sum
-            })
+    let consumers = start_consumers(rxs, shape, iters, |mut rx, n| {
+        thread::spawn(move || {
+            let mut sum = 0u64;
+            for _ in 0..n {
+                sum = sum.wrapping_add(C::recv(&mut rx));
+            }
+            sum
         })
-        .collect();
-    let producers: Vec<_> = (0..shape.producers)
-        .map(|i| {
-            let tx = tx.clone();
-            let first = first_item(iters, shape.producers, i);
-            let n = share(iters, shape.producers, i);
-            thread::spawn(move || {
-                for v in first..first + n {
-                    C::send(&tx, v);
-                }
-            })
+    });
+    let producers = start_producers(tx, shape, iters, |tx, items| {
+        thread::spawn(move || {
+            for v in items {
+                C::send(&tx, v);
+            }
         })
-        .collect();
-    drop(tx);
+    });
     for p in producers {
         p.join().expect("producer thread panicked");
     }
@@ -388,31 +492,102 @@ pub fn pc_threads<C: BlockingChan>(shape: Shape, cap: Option<usize>, iters: u64)
         .map(|c| c.join().expect("consumer thread panicked"))
         .fold(0u64, u64::wrapping_add);
     let elapsed = start.elapsed();
-    assert_eq!(
-        sum,
-        expected_sum(iters),
-        "{}: checksum of the popped items",
-        C::NAME
-    );
+    check_sum::<C>(sum, iters);
     elapsed
+}
+
+/// One async group of a producer/consumer bench, under one executor:
+/// [`bench`](Self::bench) adds an implementation's benchmark to it.
+pub struct AsyncCase<'a, 'c> {
+    group: &'a mut BenchmarkGroup<'c, WallTime>,
+    rt: &'a Rt,
+    pub shape: Shape,
+    cap: Option<usize>,
+}
+
+impl AsyncCase<'_, '_> {
+    /// Benchmarks [`pc_async`] of `C`, id `<group>/<C::NAME>/<executor>`.
+    pub fn bench<C: AsyncChan>(&mut self) {
+        let (rt, shape, cap) = (self.rt, self.shape, self.cap);
+        self.group
+            .bench_function(BenchmarkId::new(C::NAME, rt.exec().name()), |b| {
+                b.iter_custom(|iters| rt.block_on(pc_async::<C>(rt, shape, cap, iters)))
+            });
+    }
+}
+
+/// One `_threads` group of a producer/consumer bench:
+/// [`bench`](Self::bench) adds an implementation's benchmark to it.
+pub struct ThreadsCase<'a, 'c> {
+    group: &'a mut BenchmarkGroup<'c, WallTime>,
+    pub shape: Shape,
+    cap: Option<usize>,
+}
+
+impl ThreadsCase<'_, '_> {
+    /// Benchmarks [`pc_threads`] of `C`, id `<group>/<C::NAME>/threads`.
+    pub fn bench<C: BlockingChan>(&mut self) {
+        let (shape, cap) = (self.shape, self.cap);
+        self.group
+            .bench_function(BenchmarkId::new(C::NAME, THREADS), |b| {
+                b.iter_custom(|iters| pc_threads::<C>(shape, cap, iters))
+            });
+    }
+}
+
+/// The async groups `<prefix>_<shape>_<capacity>` of a producer/consumer
+/// bench, for every shape and capacity in report order: in each group,
+/// `add` adds the implementations' benchmarks under every executor in turn
+/// (the runtimes are built once, before the first group).
+pub fn pc_async_groups(
+    c: &mut Criterion,
+    prefix: &str,
+    mut add: impl FnMut(&mut AsyncCase<'_, '_>),
+) {
+    let rts: Vec<Rt> = EXECUTORS.into_iter().map(Rt::new).collect();
+    for shape in SHAPES {
+        for cap in CAPACITIES {
+            let mut g = c.benchmark_group(pc_group(prefix, shape, cap, false));
+            for rt in &rts {
+                add(&mut AsyncCase {
+                    group: &mut g,
+                    rt,
+                    shape,
+                    cap,
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+/// The groups `<prefix>_<shape>_<capacity>_threads` of a producer/consumer
+/// bench, for every shape and capacity in report order: in each group,
+/// `add` adds the implementations' benchmarks.
+pub fn pc_threads_groups(
+    c: &mut Criterion,
+    prefix: &str,
+    mut add: impl FnMut(&mut ThreadsCase<'_, '_>),
+) {
+    for shape in SHAPES {
+        for cap in CAPACITIES {
+            let mut g = c.benchmark_group(pc_group(prefix, shape, cap, true));
+            add(&mut ThreadsCase {
+                group: &mut g,
+                shape,
+                cap,
+            });
+            g.finish();
+        }
+    }
 }
 
 /// async-channel, the reference peer of both the queue and the stack.
 pub struct AsyncChannel;
 
+crate_chan!(AsyncChannel, "async-channel", async_channel);
+
 impl AsyncChan for AsyncChannel {
-    const NAME: &'static str = "async-channel";
-    type Tx = async_channel::Sender<u64>;
-    type Rx = async_channel::Receiver<u64>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match cap {
-            Some(n) => async_channel::bounded(n),
-            None => async_channel::unbounded(),
-        }
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
     async fn send(tx: &Self::Tx, v: u64) {
         tx.send(v).await.expect("async-channel closed");
     }
@@ -422,15 +597,6 @@ impl AsyncChan for AsyncChannel {
 }
 
 impl BlockingChan for AsyncChannel {
-    const NAME: &'static str = "async-channel";
-    type Tx = async_channel::Sender<u64>;
-    type Rx = async_channel::Receiver<u64>;
-    fn channel(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
-        <AsyncChannel as AsyncChan>::channel(cap)
-    }
-    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
-        rx.clone()
-    }
     fn send(tx: &Self::Tx, v: u64) {
         tx.send_blocking(v).expect("async-channel closed");
     }
