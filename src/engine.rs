@@ -73,6 +73,30 @@ pub(crate) trait Op {
 
     /// Settles the operation once its deadline has passed (see module docs).
     fn on_timeout(&mut self) -> Self::Output;
+
+    /// `true` if the op keeps the wakers it is given itself (rather than in
+    /// event-listener listeners) and only ever wakes them through
+    /// [`wake_deferred`]. Its wakes are then deferred past its locks
+    /// without the [`Deferring`] wrapper, so [`Timed`] registers the
+    /// caller's waker directly and saves the wrapper's allocation and the
+    /// extra poll.
+    const OWN_WAKERS: bool = false;
+
+    /// A first attempt that takes no lock and wakes nobody (so it needs no
+    /// [`WakeSection`]): the output if it completed the op, else `None`
+    /// with the op unchanged. Lets an uncontended wait skip the section's
+    /// thread-local bookkeeping altogether.
+    #[inline]
+    fn poll_fast(&mut self) -> Option<Self::Output> {
+        None
+    }
+
+    /// Whether dropping the op now may notify another waiter (withdrawing
+    /// a pending wait), so that the drop must run inside a [`WakeSection`].
+    #[inline]
+    fn may_wake_on_drop(&self) -> bool {
+        true
+    }
 }
 
 /// The deadline `timeout` from now, or `None` when it is too far away to be
@@ -93,6 +117,9 @@ pub(crate) struct Timed<O> {
     /// "Wakes never run under a lock"), and the caller's waker it wraps.
     deferring: Option<(Arc<Deferring>, Waker)>,
     done: bool,
+    /// `O::may_wake_on_drop`, kept here because `Drop` cannot require
+    /// `O: Op` (the named futures' ops have bounds of their own).
+    may_wake_on_drop: fn(&O) -> bool,
 }
 
 impl<O: Op> Timed<O> {
@@ -103,6 +130,7 @@ impl<O: Op> Timed<O> {
             timer: None,
             deferring: None,
             done: false,
+            may_wake_on_drop: O::may_wake_on_drop,
         }
     }
 
@@ -114,6 +142,9 @@ impl<O: Op> Timed<O> {
     /// The async driver.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
         assert!(!self.done, "rallypoint future polled after completion");
+        if let Some(out) = self.op.poll_fast() {
+            return self.finish(out);
+        }
         let _section = WakeSection::enter();
         if let Poll::Ready(out) = self.poll_deferring(cx) {
             return self.finish(out);
@@ -136,6 +167,9 @@ impl<O: Op> Timed<O> {
     /// Polls the op so that only a [`Deferring`] wrapper of the caller's
     /// waker is ever registered with a listener.
     fn poll_deferring(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
+        if O::OWN_WAKERS {
+            return self.op.poll_op(cx);
+        }
         if let Some((inner, waker)) = &self.deferring {
             if inner.0.will_wake(cx.waker()) {
                 return self.op.poll_op(&mut Context::from_waker(waker));
@@ -160,6 +194,10 @@ impl<O: Op> Timed<O> {
     /// thread, and parks in between.
     #[cfg(not(loom))]
     pub(crate) fn block(mut self) -> O::Output {
+        if let Some(out) = self.op.poll_fast() {
+            self.done = true;
+            return out;
+        }
         thread_local! {
             static PARKER: (Parker, Waker) = {
                 let (parker, unparker) = parking::pair();
@@ -223,7 +261,7 @@ impl<O> Drop for Timed<O> {
         // Dropping a pending op withdraws it, which may pass a notification
         // (an item, a permit) on to another waiter: wake it after the op's
         // locks are released, like every other notification.
-        let _section = WakeSection::enter();
+        let _section = (self.may_wake_on_drop)(&self.op).then(WakeSection::enter);
         // SAFETY: `op` is dropped exactly once, here, and never used again:
         // this is `Timed`'s destructor.
         unsafe { ManuallyDrop::drop(&mut self.op) }
@@ -265,61 +303,117 @@ impl<O: fmt::Debug> fmt::Debug for Timed<O> {
 // panic and cannot re-enter), and the common case pays nothing: the first
 // poll runs with a no-op waker, and the `Deferring` wrapper is only
 // allocated (once per future) if that poll comes back `Pending`.
+//
+// Ops that keep wakers themselves instead of in listeners (the semaphore's
+// waiter queue; `Op::OWN_WAKERS`) hand them to `wake_deferred`, which queues
+// them the same way: they get the caller's waker directly, with no wrapper
+// to allocate and no second poll.
+
+/// This thread's open [`WakeSection`]s and the wakes queued meanwhile.
+/// One thread-local for both, so entering and leaving a section costs one
+/// thread-local lookup each (this runs on every wait, including the ones
+/// that complete at once).
+struct Sections {
+    /// How many `WakeSection`s are open on this thread.
+    depth: Cell<usize>,
+    /// Wakes queued while a section is open.
+    deferred: RefCell<Vec<Waker>>,
+}
 
 #[cfg(not(loom))]
 thread_local! {
-    /// How many `WakeSection`s are open on this thread.
-    static SECTION_DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// Wakes queued by `Deferring` while a section is open.
-    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    static SECTIONS: Sections = const {
+        Sections { depth: Cell::new(0), deferred: RefCell::new(Vec::new()) }
+    };
 }
 
 // Loom runs its threads on one OS thread: its own thread-locals are needed.
 #[cfg(loom)]
 loom::thread_local! {
-    static SECTION_DEPTH: Cell<usize> = Cell::new(0);
-    static DEFERRED: RefCell<Vec<Waker>> = RefCell::new(Vec::new());
+    static SECTIONS: Sections = Sections {
+        depth: Cell::new(0),
+        deferred: RefCell::new(Vec::new()),
+    };
 }
 
 /// While alive, wakes of async waiters on this thread are queued and run
 /// when the outermost section ends. Enter it before taking any lock.
 #[must_use]
-pub(crate) struct WakeSection(());
+pub(crate) struct WakeSection {
+    /// `false` if the thread-local was already destroyed (a section entered
+    /// from a thread-local destructor): such a section defers nothing.
+    entered: bool,
+}
 
 impl WakeSection {
+    #[inline]
     pub(crate) fn enter() -> WakeSection {
-        SECTION_DEPTH.with(|d| d.set(d.get() + 1));
-        WakeSection(())
+        let entered = SECTIONS
+            .try_with(|s| s.depth.set(s.depth.get() + 1))
+            .is_ok();
+        WakeSection { entered }
     }
 }
 
 impl Drop for WakeSection {
+    #[inline]
     fn drop(&mut self) {
-        let depth = SECTION_DEPTH.with(|d| {
-            d.set(d.get() - 1);
-            d.get()
-        });
-        if depth > 0 {
+        if !self.entered {
             return;
         }
-        let mut panic = None;
-        loop {
-            let wakers = DEFERRED.with(|q| std::mem::take(&mut *q.borrow_mut()));
-            if wakers.is_empty() {
-                break;
-            }
-            for waker in wakers {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                    panic.get_or_insert(payload);
-                }
+        let run = SECTIONS
+            .try_with(|s| {
+                let depth = s.depth.get() - 1;
+                s.depth.set(depth);
+                depth == 0 && !s.deferred.borrow().is_empty()
+            })
+            .unwrap_or(false);
+        if run {
+            run_deferred();
+        }
+    }
+}
+
+/// Runs the wakes queued by the outermost section that just ended, each
+/// under `catch_unwind`; resumes the first panic once all have run.
+#[cold]
+fn run_deferred() {
+    let mut panic = None;
+    loop {
+        let wakers = SECTIONS
+            .try_with(|s| std::mem::take(&mut *s.deferred.borrow_mut()))
+            .unwrap_or_default();
+        if wakers.is_empty() {
+            break;
+        }
+        for waker in wakers {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                panic.get_or_insert(payload);
             }
         }
-        if let Some(payload) = panic {
-            // Never start a second unwind while one is in progress.
-            if !std::thread::panicking() {
-                resume_unwind(payload);
+    }
+    if let Some(payload) = panic {
+        // Never start a second unwind while one is in progress.
+        if !std::thread::panicking() {
+            resume_unwind(payload);
+        }
+    }
+}
+
+/// Wakes `waker` when the outermost open [`WakeSection`] of this thread
+/// ends, or at once if none is open. For primitives that keep wakers
+/// themselves (see [`Op::OWN_WAKERS`]) and wake them under their lock.
+pub(crate) fn wake_deferred(waker: Waker) {
+    let mut slot = Some(waker);
+    let _ = SECTIONS.try_with(|s| {
+        if s.depth.get() > 0 {
+            if let Some(waker) = slot.take() {
+                s.deferred.borrow_mut().push(waker);
             }
         }
+    });
+    if let Some(waker) = slot {
+        waker.wake();
     }
 }
 
@@ -332,17 +426,9 @@ impl Wake for Deferring {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let in_section = SECTION_DEPTH.try_with(|d| d.get() > 0).unwrap_or(false);
-        if in_section
-            && DEFERRED
-                .try_with(|q| q.borrow_mut().push(self.0.clone()))
-                .is_ok()
-        {
-            return;
-        }
-        // Not inside one of our notifying sections (e.g. async-lock waking a
-        // relocking Condvar waiter): wake directly.
-        self.0.wake_by_ref();
+        // Outside one of our notifying sections (e.g. async-lock waking a
+        // relocking Condvar waiter) this wakes directly.
+        wake_deferred(self.0.clone());
     }
 }
 
@@ -368,11 +454,13 @@ macro_rules! named_future {
         }
 
         impl<$lt $(, $gen)*> $name<$lt $(, $gen)*> $(where $($bounds)*)? {
+            #[inline]
             #[allow(dead_code)]
             pub(crate) fn new(op: $op, deadline: Option<std::time::Instant>) -> Self {
                 $name { inner: $crate::engine::Timed::new(op, deadline) }
             }
 
+            #[inline]
             #[allow(dead_code)]
             pub(crate) fn block(self) -> $out {
                 let $o = self.inner.block();
@@ -385,6 +473,7 @@ macro_rules! named_future {
         {
             type Output = $out;
 
+            #[inline]
             fn poll(
                 mut self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,

@@ -11,28 +11,37 @@
 //!  bits 2..    : the number of available permits (at most MAX_PERMITS)
 //! ```
 //!
-//! The queue lives under a mutex (`Waiters`): a `BTreeMap` from a waiter's
-//! id to the number of permits it needs. Ids are handed out in increasing
-//! order under the mutex, so the map's order is arrival order and its first
-//! entry is the oldest waiter. Each queued waiter also owns a listener on
-//! the tagged `granted` event, registered **under the same mutex** as its
-//! map entry, so the event's listener list is in the same order as the map.
+//! The queue lives under a mutex (`Waiters`): a `VecDeque` of waiters, each
+//! with its id, the number of permits it needs and its waker. Ids are handed
+//! out in increasing order under the mutex and waiters only join at the
+//! back, so the queue's order is arrival order (and id order: a waiter is
+//! found by binary search) and its front is the oldest waiter.
+//!
+//! The queue *is* the waiter list: a waiter learns its outcome by finding
+//! itself gone from it, so no separate notification object is needed. An
+//! earlier version paired the queue with a tagged `event_listener::Event`
+//! (one heap-allocated listener per wait, a second lock per grant); with
+//! 8 tasks on 2 permits that cost 2–5× tokio's time per acquire (see
+//! BENCHMARKS.md), because under strict FIFO nearly every acquire waits.
 //!
 //! Invariants (they hold whenever the mutex is free):
 //!
-//! 1. `QUEUED` is set exactly when the map is non-empty, and it is only set
+//! 1. `QUEUED` is set exactly when the queue is non-empty, and it is only set
 //!    or cleared under the mutex.
 //! 2. While `QUEUED` is set, the permit count is only changed under the
 //!    mutex: every lock-free path bails out to the mutex when it sees the
 //!    flag (and all of them change the state with a compare-exchange of the
 //!    whole word, so a flag set between their load and their write makes
 //!    the write fail).
-//! 3. If the map is non-empty, its first waiter needs more permits than are
-//!    available (otherwise it would have been served).
-//! 4. The listeners that have been notified are exactly the waiters that
-//!    were granted (or failed by `close`) but have not consumed their
-//!    listener yet; they form a prefix of the listener list, and the
-//!    un-notified listeners are exactly the map's waiters, in map order.
+//! 3. If the queue is non-empty, its front waiter needs more permits than
+//!    are available (otherwise it would have been served).
+//! 4. A waiter leaves the queue only under the mutex, in one of three ways:
+//!    served from the front (its permits subtracted for it), failed by
+//!    `close` (which empties the queue and records the oldest failed id in
+//!    `closed_from`), or withdrawn by itself. Grants only ever take the
+//!    front, so every served id is below every id queued after it, and in
+//!    particular below `closed_from`. Hence a waiter that finds itself gone
+//!    was granted iff its id is below `closed_from`.
 //!
 //! # The algorithm
 //!
@@ -41,19 +50,22 @@
 //!   the state — a single read-modify-write each way.
 //! * **Queueing.** An `acquire` that cannot be served at once takes the
 //!   mutex, and there either takes the permits (if the queue is empty and
-//!   enough are available) or sets `QUEUED` with a compare-exchange, inserts
-//!   itself at the back of the map and registers its listener.
+//!   enough are available) or sets `QUEUED` with a compare-exchange and
+//!   pushes itself, with its waker, at the back of the queue.
 //! * **Dispatch.** Whoever adds permits while `QUEUED` is set does so under
-//!   the mutex and then *dispatches*: while the oldest waiter's need fits in
-//!   the available permits, it subtracts that need, removes the waiter from
-//!   the map and calls `granted.notify(1.additional().tag(Granted))`, which
-//!   notifies the first un-notified listener — that very waiter, by
-//!   invariant 4. When the map becomes empty it clears `QUEUED`, reopening
+//!   the mutex and then *dispatches*: while the front waiter's need fits in
+//!   the available permits, it subtracts that need, pops the waiter and
+//!   wakes it. When the queue becomes empty it clears `QUEUED`, reopening
 //!   the fast paths. The granted permits already belong to the waiter; when
-//!   it is polled it only reads the tag and returns its permit.
-//! * **Close.** `close` sets `CLOSED`, empties the map, clears `QUEUED` and
-//!   notifies every un-notified listener with the tag `Closed`, all under
-//!   the mutex. Waiters granted before the close keep their permits.
+//!   it is polled it takes the mutex, finds itself gone (granted, by
+//!   invariant 4) and returns its permit. A poll that finds itself still
+//!   queued stores its current waker in its entry.
+//! * **Close.** `close` sets `CLOSED`, records `closed_from`, empties the
+//!   queue, clears `QUEUED` and wakes every waiter it removed, all under the
+//!   mutex. Waiters granted before the close keep their permits.
+//! * **Wakes.** Wakers are woken through the engine's `wake_deferred`, so
+//!   they run only once the mutex is released (a waker may re-enter the
+//!   semaphore or panic; see `engine.rs`).
 //!
 //! # Why it is fair
 //!
@@ -68,21 +80,17 @@
 //! # Why cancellation cannot lose or leak a permit
 //!
 //! A dropped waiter (or one whose deadline passed) takes the mutex. Grants
-//! happen only under the mutex and remove the waiter's map entry in the same
-//! critical section that notifies its listener, so the dropped waiter sees
+//! happen only under the mutex and remove the waiter's entry in the same
+//! critical section that subtracts its permits, so the dropped waiter sees
 //! one of two consistent states:
 //!
-//! * its entry is still in the map: nothing was assigned to it. It removes
-//!   the entry and `discard`s its listener (never notified, so nothing to
-//!   pass on), then dispatches, because removing the front waiter may let the
-//!   next one be served.
-//! * its entry is gone: its listener carries the tag. `Granted` means the
-//!   permits were subtracted for it; it adds them back and dispatches, so
-//!   they go to the next waiter in line. `Closed` means nothing was assigned.
-//!
-//! The listener is discarded, never dropped with its notification pending:
-//! a plain drop would pass a "granted" notification to another listener
-//! without the permits that go with it.
+//! * its entry is still queued: nothing was assigned to it. It removes the
+//!   entry, and if it was the front, dispatches, because the next waiter may
+//!   fit now.
+//! * its entry is gone: by invariant 4 it was granted (id below
+//!   `closed_from`) or failed by the close. Granted permits are added back
+//!   and dispatched, so they go to the next waiter in line; a failed waiter
+//!   had nothing assigned.
 //!
 //! # Memory ordering
 //!
@@ -104,12 +112,12 @@
 //!   orders those writes before the load.
 //! * A granted waiter never touches the state: its permits were subtracted
 //!   by the dispatcher, which had acquired the releases (via the state or
-//!   the mutex); the notification (event-listener's own lock) orders the
-//!   dispatch before the waiter's return.
+//!   the mutex); the waiter learns of the grant by finding its entry gone
+//!   under the same mutex, which orders the dispatch before its return.
 //! * `available_permits` and `is_closed` are `Relaxed` snapshots: a caller
 //!   gets no permit from them, so there is nothing to synchronise with.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -117,9 +125,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use event_listener::{EventListener, IntoNotification, Listener};
-
-use crate::engine::{Op, Timed, deadline_after, named_future};
+use crate::engine::{Op, Timed, deadline_after, named_future, wake_deferred};
 use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
 
 const QUEUED: usize = 1;
@@ -192,18 +198,50 @@ pub struct Semaphore {
     /// The queue of waiters. Guards the setting and clearing of `QUEUED` and
     /// `CLOSED`, and the count while `QUEUED` is set.
     waiters: Mutex<Waiters>,
-    /// One listener per waiter that has not consumed its outcome yet, in
-    /// arrival order; notified (only under `waiters`) with the outcome.
-    granted: event_listener::Event<Wake>,
 }
 
 struct Waiters {
-    /// Waiter id → permits needed, oldest first.
-    queue: BTreeMap<u64, usize>,
+    /// The waiting acquires, oldest first (so in increasing `id` order).
+    queue: VecDeque<Waiter>,
+    /// The id of the next waiter to queue.
     next_id: u64,
+    /// `u64::MAX` until `close`, then the id of the oldest waiter that was
+    /// still queued at the close (or `next_id` if none was): a waiter that
+    /// is no longer queued was failed by the close iff its id is at least
+    /// this (see the module docs).
+    closed_from: u64,
 }
 
-/// The tag a waiter's listener is notified with.
+impl Waiters {
+    /// The position of waiter `id` in the queue, if it is still queued.
+    fn position(&self, id: u64) -> Option<usize> {
+        // Ids increase along the queue; the front is the common case.
+        match self.queue.front() {
+            Some(front) if front.id == id => Some(0),
+            _ => self.queue.binary_search_by_key(&id, |w| w.id).ok(),
+        }
+    }
+
+    /// The outcome of waiter `id`, which is no longer queued.
+    fn outcome(&self, id: u64) -> Wake {
+        if id >= self.closed_from {
+            Wake::Closed
+        } else {
+            Wake::Granted
+        }
+    }
+}
+
+/// One queued acquire.
+struct Waiter {
+    id: u64,
+    /// Permits it needs.
+    need: usize,
+    /// Woken (through `wake_deferred`) when it is served or failed.
+    waker: Waker,
+}
+
+/// How a queued waiter's wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wake {
     /// Its permits were subtracted from the count on its behalf.
@@ -223,10 +261,7 @@ enum TryTake {
 enum Enqueue {
     Taken,
     Closed,
-    Queued {
-        id: u64,
-        listener: EventListener<Wake>,
-    },
+    Queued(u64),
 }
 
 /// The error of [`Semaphore::acquire`] and its variants (except the
@@ -464,10 +499,10 @@ impl Semaphore {
                 bound,
                 bounded,
                 waiters: Mutex::new(Waiters {
-                    queue: BTreeMap::new(),
+                    queue: VecDeque::new(),
                     next_id: 0,
+                    closed_from: u64::MAX,
                 }),
-                granted: event_listener::Event::with_tag(),
             }
         }
     }
@@ -508,13 +543,17 @@ impl Semaphore {
         let mut waiters = lock(&self.waiters);
         // AcqRel, like every read-modify-write under the mutex (module docs).
         // CLOSED first, so lock-free paths fail from here on.
-        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        let old = self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        if old & CLOSED != 0 {
+            return;
+        }
+        // Every waiter still queued, and only those, fails (invariant 4).
+        waiters.closed_from = waiters.queue.front().map_or(waiters.next_id, |w| w.id);
         if !waiters.queue.is_empty() {
-            waiters.queue.clear();
+            for waiter in std::mem::take(&mut waiters.queue) {
+                wake_deferred(waiter.waker);
+            }
             self.state.fetch_and(!QUEUED, Ordering::AcqRel);
-            // Every un-notified listener is a queued waiter (invariant 4).
-            self.granted
-                .notify(usize::MAX.additional().tag(Wake::Closed));
         }
     }
 
@@ -553,12 +592,14 @@ impl Semaphore {
     /// let bounded = rallypoint::Semaphore::bounded(1);
     /// assert!(bounded.release(1).is_err());
     /// ```
+    #[inline]
     pub fn release(&self, n: usize) -> Result<(), ReleaseError> {
         self.add_permits(n, false)
     }
 
     /// Adds `n` permits, lock-free while nobody waits. With `clamp`, permits
     /// beyond the bound are discarded instead of failing (permit drops).
+    #[inline]
     fn add_permits(&self, n: usize, clamp: bool) -> Result<(), ReleaseError> {
         if n == 0 {
             return Ok(());
@@ -586,6 +627,7 @@ impl Semaphore {
 
     /// How many of `n` permits may be added to `state` without exceeding
     /// the bound.
+    #[inline]
     fn addable(&self, state: usize, n: usize, clamp: bool) -> Result<usize, ReleaseError> {
         let room = self.bound.saturating_sub(permits(state));
         if n <= room {
@@ -628,25 +670,27 @@ impl Semaphore {
     /// once the queue is empty. Called with the mutex held after anything
     /// that may let the front waiter proceed.
     fn dispatch(&self, waiters: &mut Locked<'_, Waiters>) {
-        while let Some(front) = waiters.queue.first_entry() {
+        while let Some(front) = waiters.queue.front() {
             // Relaxed: `QUEUED` is set, so the count is only written under
             // the mutex we hold (invariant 2).
             let state = self.state.load(Ordering::Relaxed);
-            let need = *front.get();
+            let need = front.need;
             if permits(state) < need {
                 return;
             }
-            front.remove();
             // AcqRel: see the module docs.
             self.state.fetch_sub(need << SHIFT, Ordering::AcqRel);
-            // The first un-notified listener is this waiter's (invariant 4).
-            self.granted.notify(1.additional().tag(Wake::Granted));
+            // Leaving the queue (below `closed_from`) is the grant.
+            if let Some(served) = waiters.queue.pop_front() {
+                wake_deferred(served.waker);
+            }
         }
         // Empty queue: reopen the lock-free paths. Harmless if already clear.
         self.state.fetch_and(!QUEUED, Ordering::AcqRel);
     }
 
     /// Lock-free attempt to take `n` permits; never jumps a queued waiter.
+    #[inline]
     fn try_take(&self, n: usize) -> TryTake {
         // Relaxed: only feeds the compare-exchange.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -675,7 +719,7 @@ impl Semaphore {
 
     /// The slow path of an acquire: under the mutex, take the permits if
     /// nobody is queued and enough are available, else join the queue.
-    fn take_or_enqueue(&self, n: usize) -> Enqueue {
+    fn take_or_enqueue(&self, n: usize, waker: &Waker) -> Enqueue {
         let mut waiters = lock(&self.waiters);
         // Relaxed: only feeds the compare-exchanges.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -706,35 +750,46 @@ impl Semaphore {
         }
         let id = waiters.next_id;
         waiters.next_id += 1;
-        waiters.queue.insert(id, n);
-        // Listening under the mutex keeps the listener list in queue order.
-        let listener = self.granted.listen();
-        Enqueue::Queued { id, listener }
+        waiters.queue.push_back(Waiter {
+            id,
+            need: n,
+            waker: waker.clone(),
+        });
+        Enqueue::Queued(id)
+    }
+
+    /// Polls queued waiter `id`: its outcome if it has left the queue, else
+    /// `None` with `waker` registered in its place.
+    fn poll_queued(&self, id: u64, waker: &Waker) -> Option<Wake> {
+        let mut waiters = lock(&self.waiters);
+        match waiters.position(id) {
+            Some(i) => {
+                let slot = &mut waiters.queue[i].waker;
+                if !slot.will_wake(waker) {
+                    slot.clone_from(waker);
+                }
+                None
+            }
+            None => Some(waiters.outcome(id)),
+        }
     }
 
     /// Takes waiter `id` out of line (its future was dropped or timed out).
     /// Returns the outcome it had received, if any; a granted outcome is
     /// passed on to the next waiters when `give_back` is set.
-    fn withdraw(
-        &self,
-        id: u64,
-        n: usize,
-        mut listener: EventListener<Wake>,
-        give_back: bool,
-    ) -> Option<Wake> {
+    fn withdraw(&self, id: u64, n: usize, give_back: bool) -> Option<Wake> {
         let mut waiters = lock(&self.waiters);
-        if waiters.queue.remove(&id).is_some() {
-            // Still queued, so never notified: nothing to pass on.
-            listener.discard();
-            // We may have been the front: the next waiter may fit now.
-            self.dispatch(&mut waiters);
+        if let Some(i) = waiters.position(id) {
+            // Still queued, so nothing was assigned to it.
+            waiters.queue.remove(i);
+            if i == 0 {
+                // It was the front: the next waiter may fit now.
+                self.dispatch(&mut waiters);
+            }
             return None;
         }
-        // Served or closed under the mutex, which notified our listener.
-        let wake = match Pin::new(&mut listener).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(wake) => wake,
-            Poll::Pending => unreachable!("semaphore waiter dequeued without notification"),
-        };
+        // Served or failed under the mutex, which removed it from the queue.
+        let wake = waiters.outcome(id);
         if wake == Wake::Granted && give_back {
             // Clamp: a permit's return cannot fail (see `bounded`).
             let _ = self.add_permits_locked(&mut waiters, n, true);
@@ -776,6 +831,7 @@ impl Semaphore {
     /// drop(permit);
     /// assert!(sem.try_acquire().is_ok());
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -857,6 +913,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 1);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         self.acquire_many(1)
     }
@@ -890,6 +947,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 0);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_many(&self, n: usize) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire::new(Semaphore::acquire_op(self, n, false), None)
     }
@@ -907,6 +965,7 @@ impl Semaphore {
     /// let permit = sem.acquire_blocking().unwrap();
     /// assert_eq!(permit.num_permits(), 1);
     /// ```
+    #[inline]
     pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         self.acquire_many_blocking(1)
     }
@@ -1297,6 +1356,7 @@ impl SemaphorePermit<'_> {
 }
 
 impl Drop for SemaphorePermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Cannot fail: clamped at the bound (see `Semaphore::bounded`).
         let _ = self.sem.add_permits(self.n, true);
@@ -1366,6 +1426,7 @@ impl SemaphorePermitArc {
 }
 
 impl Drop for SemaphorePermitArc {
+    #[inline]
     fn drop(&mut self) {
         // Cannot fail: clamped at the bound (see `Semaphore::bounded`).
         let _ = self.sem.add_permits(self.n, true);
@@ -1392,10 +1453,12 @@ pub(crate) trait Handle {
 impl<'a> Handle for &'a Semaphore {
     type Permit = SemaphorePermit<'a>;
 
+    #[inline]
     fn semaphore(&self) -> &Semaphore {
         self
     }
 
+    #[inline]
     fn permit(&self, n: usize) -> SemaphorePermit<'a> {
         SemaphorePermit { sem: self, n }
     }
@@ -1404,10 +1467,12 @@ impl<'a> Handle for &'a Semaphore {
 impl Handle for Arc<Semaphore> {
     type Permit = SemaphorePermitArc;
 
+    #[inline]
     fn semaphore(&self) -> &Semaphore {
         self
     }
 
+    #[inline]
     fn permit(&self, n: usize) -> SemaphorePermitArc {
         SemaphorePermitArc {
             sem: self.clone(),
@@ -1419,11 +1484,8 @@ impl Handle for Arc<Semaphore> {
 enum Phase {
     /// Not yet tried.
     Start,
-    /// In the queue; the listener will carry the outcome.
-    Queued {
-        id: u64,
-        listener: EventListener<Wake>,
-    },
+    /// In the queue as waiter `id`.
+    Queued(u64),
     /// Finished (or settled by a timeout).
     Done,
 }
@@ -1449,6 +1511,31 @@ impl<S: Handle> AcquireOp<S> {
 impl<S: Handle> Op for AcquireOp<S> {
     type Output = Result<S::Permit, AcquireTimeoutError>;
 
+    // The waiter queue keeps wakers itself and wakes them deferred.
+    const OWN_WAKERS: bool = true;
+
+    #[inline]
+    fn poll_fast(&mut self) -> Option<Self::Output> {
+        // Only the lock-free first try; anything else goes through
+        // `poll_op`, which tries again (one extra load on the slow path).
+        if !matches!(self.phase, Phase::Start) {
+            return None;
+        }
+        let result = match self.handle.semaphore().try_take(self.n) {
+            TryTake::Taken => Ok(self.handle.permit(self.n)),
+            TryTake::Closed => Err(AcquireTimeoutError::Closed),
+            TryTake::NoPermits => return None,
+        };
+        self.phase = Phase::Done;
+        Some(result)
+    }
+
+    #[inline]
+    fn may_wake_on_drop(&self) -> bool {
+        // Only a queued waiter withdraws (and may pass permits on).
+        matches!(self.phase, Phase::Queued(_))
+    }
+
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let sem = self.handle.semaphore();
         match &mut self.phase {
@@ -1460,16 +1547,12 @@ impl<S: Handle> Op for AcquireOp<S> {
                         Err(AcquireTimeoutError::ExceedsBound)
                     }
                     TryTake::NoPermits if self.try_only => Err(AcquireTimeoutError::Timeout),
-                    TryTake::NoPermits => match sem.take_or_enqueue(self.n) {
+                    TryTake::NoPermits => match sem.take_or_enqueue(self.n, cx.waker()) {
                         Enqueue::Taken => Ok(()),
                         Enqueue::Closed => Err(AcquireTimeoutError::Closed),
-                        Enqueue::Queued { id, mut listener } => {
-                            // Register the waker; a grant may already be in.
-                            if let Poll::Ready(wake) = Pin::new(&mut listener).poll(cx) {
-                                self.phase = Phase::Done;
-                                return Poll::Ready(self.outcome(wake));
-                            }
-                            self.phase = Phase::Queued { id, listener };
+                        Enqueue::Queued(id) => {
+                            // Queued with our waker: any grant wakes us.
+                            self.phase = Phase::Queued(id);
                             return Poll::Pending;
                         }
                     },
@@ -1477,20 +1560,22 @@ impl<S: Handle> Op for AcquireOp<S> {
                 self.phase = Phase::Done;
                 Poll::Ready(result.map(|()| self.handle.permit(self.n)))
             }
-            Phase::Queued { listener, .. } => {
-                let wake = std::task::ready!(Pin::new(listener).poll(cx));
-                self.phase = Phase::Done;
-                Poll::Ready(self.outcome(wake))
-            }
+            Phase::Queued(id) => match sem.poll_queued(*id, cx.waker()) {
+                Some(wake) => {
+                    self.phase = Phase::Done;
+                    Poll::Ready(self.outcome(wake))
+                }
+                None => Poll::Pending,
+            },
             Phase::Done => unreachable!("semaphore acquire polled after completion"),
         }
     }
 
     fn on_timeout(&mut self) -> Self::Output {
         match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Queued { id, listener } => {
+            Phase::Queued(id) => {
                 let sem = self.handle.semaphore();
-                match sem.withdraw(id, self.n, listener, false) {
+                match sem.withdraw(id, self.n, false) {
                     // A grant raced with the deadline: keep the permits.
                     Some(wake) => self.outcome(wake),
                     None => Err(AcquireTimeoutError::Timeout),
@@ -1505,9 +1590,9 @@ impl<S: Handle> Op for AcquireOp<S> {
 
 impl<S: Handle> Drop for AcquireOp<S> {
     fn drop(&mut self) {
-        if let Phase::Queued { id, listener } = std::mem::replace(&mut self.phase, Phase::Done) {
+        if let Phase::Queued(id) = std::mem::replace(&mut self.phase, Phase::Done) {
             // Gives granted permits back to the next waiters.
-            self.handle.semaphore().withdraw(id, self.n, listener, true);
+            self.handle.semaphore().withdraw(id, self.n, true);
         }
     }
 }
