@@ -309,22 +309,24 @@ impl<O: fmt::Debug> fmt::Debug for Timed<O> {
 // them the same way: they get the caller's waker directly, with no wrapper
 // to allocate and no second poll.
 
-/// This thread's open [`WakeSection`]s and the wakes queued meanwhile.
-/// One thread-local for both, so entering and leaving a section costs one
-/// thread-local lookup each (this runs on every wait, including the ones
-/// that complete at once).
+/// How many [`WakeSection`]s are open on this thread, and whether wakes
+/// were queued meanwhile. No destructor and a `const` initialiser, so
+/// reading it is a plain thread-local access with no registration or
+/// "already destroyed" state: this runs on every wait, including the ones
+/// that complete at once. The queued wakes themselves live in `DEFERRED`,
+/// which is only touched when something is actually deferred.
 struct Sections {
-    /// How many `WakeSection`s are open on this thread.
     depth: Cell<usize>,
-    /// Wakes queued while a section is open.
-    deferred: RefCell<Vec<Waker>>,
+    pending: Cell<bool>,
 }
 
 #[cfg(not(loom))]
 thread_local! {
     static SECTIONS: Sections = const {
-        Sections { depth: Cell::new(0), deferred: RefCell::new(Vec::new()) }
+        Sections { depth: Cell::new(0), pending: Cell::new(false) }
     };
+    /// Wakes queued while a section is open.
+    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
 }
 
 // Loom runs its threads on one OS thread: its own thread-locals are needed.
@@ -332,42 +334,32 @@ thread_local! {
 loom::thread_local! {
     static SECTIONS: Sections = Sections {
         depth: Cell::new(0),
-        deferred: RefCell::new(Vec::new()),
+        pending: Cell::new(false),
     };
+    static DEFERRED: RefCell<Vec<Waker>> = RefCell::new(Vec::new());
 }
 
 /// While alive, wakes of async waiters on this thread are queued and run
 /// when the outermost section ends. Enter it before taking any lock.
 #[must_use]
-pub(crate) struct WakeSection {
-    /// `false` if the thread-local was already destroyed (a section entered
-    /// from a thread-local destructor): such a section defers nothing.
-    entered: bool,
-}
+pub(crate) struct WakeSection(());
 
 impl WakeSection {
     #[inline]
     pub(crate) fn enter() -> WakeSection {
-        let entered = SECTIONS
-            .try_with(|s| s.depth.set(s.depth.get() + 1))
-            .is_ok();
-        WakeSection { entered }
+        SECTIONS.with(|s| s.depth.set(s.depth.get() + 1));
+        WakeSection(())
     }
 }
 
 impl Drop for WakeSection {
     #[inline]
     fn drop(&mut self) {
-        if !self.entered {
-            return;
-        }
-        let run = SECTIONS
-            .try_with(|s| {
-                let depth = s.depth.get() - 1;
-                s.depth.set(depth);
-                depth == 0 && !s.deferred.borrow().is_empty()
-            })
-            .unwrap_or(false);
+        let run = SECTIONS.with(|s| {
+            let depth = s.depth.get() - 1;
+            s.depth.set(depth);
+            depth == 0 && s.pending.replace(false)
+        });
         if run {
             run_deferred();
         }
@@ -380,8 +372,8 @@ impl Drop for WakeSection {
 fn run_deferred() {
     let mut panic = None;
     loop {
-        let wakers = SECTIONS
-            .try_with(|s| std::mem::take(&mut *s.deferred.borrow_mut()))
+        let wakers = DEFERRED
+            .try_with(|q| std::mem::take(&mut *q.borrow_mut()))
             .unwrap_or_default();
         if wakers.is_empty() {
             break;
@@ -404,15 +396,20 @@ fn run_deferred() {
 /// ends, or at once if none is open. For primitives that keep wakers
 /// themselves (see [`Op::OWN_WAKERS`]) and wake them under their lock.
 pub(crate) fn wake_deferred(waker: Waker) {
-    let mut slot = Some(waker);
-    let _ = SECTIONS.try_with(|s| {
-        if s.depth.get() > 0 {
+    if SECTIONS.with(|s| s.depth.get()) > 0 {
+        let mut slot = Some(waker);
+        // `try_with`: in a thread-local destructor the queue may be gone;
+        // then wake at once (below).
+        let _ = DEFERRED.try_with(|q| {
             if let Some(waker) = slot.take() {
-                s.deferred.borrow_mut().push(waker);
+                q.borrow_mut().push(waker);
             }
+        });
+        match slot {
+            None => SECTIONS.with(|s| s.pending.set(true)),
+            Some(waker) => waker.wake(),
         }
-    });
-    if let Some(waker) = slot {
+    } else {
         waker.wake();
     }
 }

@@ -9,9 +9,11 @@
 //! ([`Push`], [`Pop`], [`Join`], …) and their errors.
 //!
 //! All of a container's state lives under **one mutex**: the buffer, the
-//! capacity, the closed flag, the unfinished-task count and four waiter
-//! counters. Waiters sleep on three [`event_listener::Event`]s (poppers,
-//! pushers, joiners). The mutex is held only for a few counter updates and
+//! capacity, the closed flag, the unfinished-task count, the queues of
+//! waiting poppers and pushers (id and waker each, in arrival order) and
+//! the counts of reserved ones. `join` waiters sleep on an
+//! [`event_listener::Event`]. Wakers are woken through the engine's
+//! deferral, after the mutex is released. The mutex is held only for a few counter updates and
 //! one buffer operation, never while anyone sleeps. No `T` is dropped under
 //! it (items are moved out first); the only user code that runs under it is
 //! `T`'s `Ord` (priority order) and `Debug` (in the container's `Debug`),
@@ -22,23 +24,21 @@
 //! ## Reservations: FIFO waiters, exactly-once, cancel-safe
 //!
 //! A pop first tries to take an item *that no earlier waiter was promised*.
-//! If there is none, it registers a listener on the poppers' list (still
-//! under the lock, so the list is in arrival order) and counts itself in
-//! `pop_waiting`. A push that adds an item while poppers wait notifies the
-//! oldest unnotified listener (`notify(1.additional())`, under the lock) and
-//! moves it from `pop_waiting` to `pop_reserved`: that item is now promised
-//! to it, and neither a later `pop` nor a `try_pop` can take it (no
+//! If there is none, it joins the back of the poppers' queue
+//! (`pop_waiting`, under the lock, so the queue is in arrival order) with
+//! its waker. A push that adds an item while poppers wait removes the
+//! oldest of them from the queue, counts it in `pop_reserved` and wakes it:
+//! that item is now promised to it, and neither a later `pop` nor a `try_pop` can take it (no
 //! barging). The woken popper takes the lock and removes an item; the item
 //! leaves the container only there, inside the call that returns it.
 //!
-//! Because every notification happens under the lock,
-//! [`Listener::discard`](event_listener::Listener::discard) (also under the
-//! lock) tells a cancelled or timed-out waiter exactly whether it held a
-//! reservation:
+//! Because a waiter leaves the queue only under the lock, and only by its
+//! own withdrawal or by being given a reservation, looking itself up (also
+//! under the lock) tells a cancelled or timed-out waiter exactly whether it
+//! held a reservation:
 //!
 //! * a **dropped** popper that held one gives it back and offers the item to
-//!   the next waiting popper (the notification passes on); one that did not
-//!   just leaves the list;
+//!   the next waiting popper; one that did not just leaves the queue;
 //! * a popper whose **deadline** passes after it was promised an item takes
 //!   the item and returns `Ok` (the race is settled in favour of completion).
 //!
@@ -87,8 +87,8 @@
 //! mutex, whose lock/unlock pair orders everything. So everything a thread
 //! did before pushing an item happens-before the pop that returns it, and
 //! everything done before the last `task_done` happens-before the return of
-//! `join`. event-listener notifications happen under the same mutex, and a
-//! woken waiter re-takes it before looking at the state.
+//! `join`. Reservations are made under the same mutex, and a woken waiter
+//! re-takes it before looking at the state.
 //!
 //! # Storage: measured
 //!

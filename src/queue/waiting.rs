@@ -2,43 +2,119 @@
 //! operations that can wait (`PushOp`, `PopOp`, `JoinOp`) and their named
 //! futures. See the parent module's docs for the design.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use event_listener::{EventListener, IntoNotification, Listener};
+use event_listener::{EventListener, Listener};
 
 use super::error::{
     PopError, PopTimeoutError, PushError, PushTimeoutError, TryPopError, TryPushError,
 };
 use super::items::Items;
-use crate::engine::{Op, named_future};
+use crate::engine::{Op, named_future, wake_deferred};
 use crate::sync::{Locked, Mutex, lock, loom_const_fn};
 
-/// Everything a container is: one mutex-protected state and three waiter
-/// lists.
+/// Everything a container is: one mutex-protected state (which holds the
+/// waiting poppers and pushers) and the `join` waiters.
 pub(crate) struct Core<T> {
     state: Mutex<State<T>>,
-    /// Poppers waiting for an item. Notified only under `state`'s lock, one
-    /// at a time, and each notification is a reservation (`pop_reserved`).
-    pop_ops: event_listener::Event,
-    /// Pushers waiting for a free slot (bounded containers only). Notified
-    /// only under the lock; each notification reserves a slot.
-    push_ops: event_listener::Event,
     /// `join` waiters; notified (all of them) when `unfinished` reaches 0.
     join_ops: event_listener::Event,
+}
+
+/// Waiting poppers or pushers, oldest first, each with its id (increasing
+/// along the queue) and waker. Leaving the queue other than by one's own
+/// withdrawal *is* the reservation: whoever removes a waiter from the front
+/// (an offer, or `close`) counts it in `pop_reserved`/`push_reserved` and
+/// wakes it in the same critical section. So a waiter that finds itself
+/// gone holds a reservation. (These used to be `event_listener::Event`s:
+/// a heap-allocated listener per wait and a second lock per offer, which
+/// made the waiting paths several times slower than async-channel's.)
+struct Waiters {
+    queue: VecDeque<(u64, Waker)>,
+}
+
+impl Waiters {
+    const fn new() -> Self {
+        Waiters {
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Queues waiter `id` at the back.
+    fn push(&mut self, id: u64, waker: &Waker) {
+        self.queue.push_back((id, waker.clone()));
+    }
+
+    /// The position of waiter `id`, if still queued.
+    fn position(&self, id: u64) -> Option<usize> {
+        match self.queue.front() {
+            Some((front, _)) if *front == id => Some(0),
+            _ => self.queue.binary_search_by_key(&id, |(i, _)| *i).ok(),
+        }
+    }
+
+    /// If waiter `id` is still queued, stores `waker` in its entry and
+    /// returns `true`; `false` means it has been given a reservation.
+    fn still_waiting(&mut self, id: u64, waker: &Waker) -> bool {
+        match self.position(id) {
+            Some(i) => {
+                let slot = &mut self.queue[i].1;
+                if !slot.will_wake(waker) {
+                    slot.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Withdraws waiter `id`: `true` if it was still queued, `false` if it
+    /// had been given a reservation.
+    fn withdraw(&mut self, id: u64) -> bool {
+        match self.position(id) {
+            Some(i) => {
+                self.queue.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives the oldest waiter its reservation: removes and wakes it.
+    fn wake_front(&mut self) {
+        if let Some((_, waker)) = self.queue.pop_front() {
+            wake_deferred(waker);
+        }
+    }
+
+    /// Removes and wakes every waiter; returns how many there were.
+    fn wake_all(&mut self) -> usize {
+        let n = self.queue.len();
+        for (_, waker) in self.queue.drain(..) {
+            wake_deferred(waker);
+        }
+        n
+    }
 }
 
 /// The state behind `Core::state`.
 ///
 /// Invariants, true whenever the lock is free and the container is open:
 ///
-/// * `pop_waiting` = listeners on `pop_ops` not yet notified;
-///   `pop_reserved` = listeners notified whose pop has not run yet.
-///   Every item beyond `pop_reserved` has been offered: `pop_waiting > 0`
-///   implies `items.len() == pop_reserved`, and `pop_reserved <= items.len()`.
-/// * Symmetrically for pushers and free slots: `push_waiting > 0` implies
+/// * `pop_waiting` holds the poppers not yet given an item (the docs call
+///   their number `pop_waiting` too); `pop_reserved` counts the poppers
+///   given one whose pop has not run yet. Every item beyond `pop_reserved`
+///   has been offered: poppers waiting implies
+///   `items.len() == pop_reserved`, and `pop_reserved <= items.len()`.
+/// * Symmetrically for pushers and free slots: pushers waiting implies
 ///   `items.len() + push_reserved == capacity`.
 ///
 /// `close()` turns every waiter into a reserved one (so each wakes, looks,
@@ -54,9 +130,11 @@ struct State<T> {
     /// released by it completes even if a push raises the count again
     /// before the waiter runs.
     join_generation: usize,
-    pop_waiting: usize,
+    /// The id of the next popper or pusher to wait.
+    next_id: u64,
+    pop_waiting: Waiters,
     pop_reserved: usize,
-    push_waiting: usize,
+    push_waiting: Waiters,
     push_reserved: usize,
 }
 
@@ -86,13 +164,12 @@ impl<T> Core<T> {
                     closed: false,
                     unfinished: 0,
                     join_generation: 0,
-                    pop_waiting: 0,
+                    next_id: 0,
+                    pop_waiting: Waiters::new(),
                     pop_reserved: 0,
-                    push_waiting: 0,
+                    push_waiting: Waiters::new(),
                     push_reserved: 0,
                 }),
-                pop_ops: event_listener::Event::new(),
-                push_ops: event_listener::Event::new(),
                 join_ops: event_listener::Event::new(),
             }
         }
@@ -104,20 +181,16 @@ impl<T> Core<T> {
 
     /// Offers an unreserved item, if any, to the oldest waiting popper.
     fn offer_item(&self, state: &mut State<T>) {
-        if state.pop_waiting > 0 && state.has_free_item() {
-            let notified = self.pop_ops.notify(1.additional());
-            debug_assert_eq!(notified, 1, "pop_waiting out of sync with its listeners");
-            state.pop_waiting -= 1;
+        if state.pop_waiting.len() > 0 && state.has_free_item() {
+            state.pop_waiting.wake_front();
             state.pop_reserved += 1;
         }
     }
 
     /// Offers an unreserved free slot, if any, to the oldest waiting pusher.
     fn offer_slot(&self, state: &mut State<T>) {
-        if state.push_waiting > 0 && state.has_free_slot() {
-            let notified = self.push_ops.notify(1.additional());
-            debug_assert_eq!(notified, 1, "push_waiting out of sync with its listeners");
-            state.push_waiting -= 1;
+        if state.push_waiting.len() > 0 && state.has_free_slot() {
+            state.push_waiting.wake_front();
             state.push_reserved += 1;
         }
     }
@@ -182,16 +255,8 @@ impl<T> Core<T> {
         }
         state.closed = true;
         // Wake every waiter as a reserved one: each re-checks and finds out.
-        if state.pop_waiting > 0 {
-            self.pop_ops.notify(state.pop_waiting.additional());
-            state.pop_reserved += state.pop_waiting;
-            state.pop_waiting = 0;
-        }
-        if state.push_waiting > 0 {
-            self.push_ops.notify(state.push_waiting.additional());
-            state.push_reserved += state.push_waiting;
-            state.push_waiting = 0;
-        }
+        state.pop_reserved += state.pop_waiting.wake_all();
+        state.push_reserved += state.push_waiting.wake_all();
         true
     }
 
@@ -220,14 +285,14 @@ impl<T> Core<T> {
         PushOp {
             core: self,
             item: Some(item),
-            listener: None,
+            waiting: None,
         }
     }
 
     pub(crate) fn pop_op(&self) -> PopOp<'_, T> {
         PopOp {
             core: self,
-            listener: None,
+            waiting: None,
         }
     }
 
@@ -250,21 +315,21 @@ impl<T> Core<T> {
             .field("capacity", &state.capacity)
             .field("closed", &state.closed)
             .field("unfinished_tasks", &state.unfinished)
-            .field("waiting_poppers", &state.pop_waiting)
-            .field("waiting_pushers", &state.push_waiting)
+            .field("waiting_poppers", &state.pop_waiting.len())
+            .field("waiting_pushers", &state.push_waiting.len())
             .finish()
     }
 }
 
-/// The state machine behind every push: try; if full, register as a waiting
-/// pusher (under the lock, so waiters queue in arrival order); wait for a
-/// slot reservation; insert.
+/// The state machine behind every push: try; if full, queue up as a waiting
+/// pusher (under the lock, so pushers are served in arrival order); wait for
+/// a slot reservation; insert.
 pub(crate) struct PushOp<'a, T> {
     core: &'a Core<T>,
     /// `None` once the item has been inserted or handed back.
     item: Option<T>,
-    /// Registered on `push_ops` while waiting.
-    listener: Option<EventListener>,
+    /// Our id in `push_waiting` while waiting (or reserved, not yet run).
+    waiting: Option<u64>,
 }
 
 // The item is never pinned: it is only moved in and out by value.
@@ -275,18 +340,16 @@ impl<T> PushOp<'_, T> {
         self.item.take().expect("push polled after completion")
     }
 
-    /// Completes a push that holds a slot reservation (its listener was
-    /// notified): insert, unless the container was closed meanwhile.
-    fn push_reserved(&mut self) -> Result<(), PushTimeoutError<T>> {
-        let core = self.core;
-        let mut state = core.lock();
+    /// Completes a push that holds a slot reservation: insert, unless the
+    /// container was closed meanwhile.
+    fn push_reserved(&mut self, state: &mut State<T>) -> Result<(), PushTimeoutError<T>> {
         state.push_reserved -= 1;
         let item = self.take_item();
         if state.closed {
             // Nobody waits on a closed container: nothing to pass on.
             return Err(PushTimeoutError::Closed(item));
         }
-        core.insert(&mut state, item);
+        self.core.insert(state, item);
         Ok(())
     }
 }
@@ -294,47 +357,52 @@ impl<T> PushOp<'_, T> {
 impl<T> Op for PushOp<'_, T> {
     type Output = Result<(), PushTimeoutError<T>>;
 
+    // Waiting pushers' wakers live in `State::push_waiting`.
+    const OWN_WAKERS: bool = true;
+
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            if let Some(listener) = &mut self.listener {
-                // Still registered: pending until a slot is reserved for us.
-                std::task::ready!(Pin::new(listener).poll(cx));
-                self.listener = None;
-                return Poll::Ready(self.push_reserved());
+        let core = self.core;
+        let mut state = core.lock();
+        if let Some(id) = self.waiting {
+            if state.push_waiting.still_waiting(id, cx.waker()) {
+                return Poll::Pending;
             }
-            let core = self.core;
-            let mut state = core.lock();
-            if state.closed {
-                return Poll::Ready(Err(PushTimeoutError::Closed(self.take_item())));
-            }
-            if state.has_free_slot() {
-                let item = self.take_item();
-                core.insert(&mut state, item);
-                return Poll::Ready(Ok(()));
-            }
-            // Full: queue up behind the pushers already waiting. Registering
-            // under the lock keeps `push_waiting` equal to the number of
-            // unnotified listeners. Loop to poll the listener (registers the
-            // waker) outside the lock.
-            state.push_waiting += 1;
-            self.listener = Some(core.push_ops.listen());
+            // Gone from the queue: a slot was reserved for us.
+            self.waiting = None;
+            return Poll::Ready(self.push_reserved(&mut state));
         }
+        if state.closed {
+            return Poll::Ready(Err(PushTimeoutError::Closed(self.take_item())));
+        }
+        if state.has_free_slot() {
+            let item = self.take_item();
+            core.insert(&mut state, item);
+            return Poll::Ready(Ok(()));
+        }
+        // Full: queue up behind the pushers already waiting.
+        let id = state.next_id;
+        state.next_id += 1;
+        state.push_waiting.push(id, cx.waker());
+        self.waiting = Some(id);
+        Poll::Pending
     }
 
     fn on_timeout(&mut self) -> Self::Output {
-        let Some(listener) = self.listener.take() else {
-            // Never registered (cannot happen: Pending implies registered).
+        let Some(id) = self.waiting.take() else {
+            // Never queued (cannot happen: Pending implies queued).
             return Err(PushTimeoutError::Timeout(self.take_item()));
         };
         let mut state = self.core.lock();
-        // Notifications happen only under the lock, so `discard` tells
+        // Reservations are made only under the lock, so the queue tells
         // exactly whether a slot was reserved for us.
-        if listener.discard() {
-            drop(state);
-            return self.push_reserved();
+        if state.push_waiting.withdraw(id) {
+            return Err(PushTimeoutError::Timeout(self.take_item()));
         }
-        state.push_waiting -= 1;
-        Err(PushTimeoutError::Timeout(self.take_item()))
+        self.push_reserved(&mut state)
+    }
+
+    fn may_wake_on_drop(&self) -> bool {
+        self.waiting.is_some()
     }
 }
 
@@ -342,14 +410,12 @@ impl<T> Drop for PushOp<'_, T> {
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw; pass a reserved slot on. The
         // item, never inserted, is dropped with the op.
-        if let Some(listener) = self.listener.take() {
+        if let Some(id) = self.waiting.take() {
             let core = self.core;
             let mut state = core.lock();
-            if listener.discard() {
+            if !state.push_waiting.withdraw(id) {
                 state.push_reserved -= 1;
                 core.offer_slot(&mut state);
-            } else {
-                state.push_waiting -= 1;
             }
         }
     }
@@ -359,71 +425,78 @@ impl<T> fmt::Debug for PushOp<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushOp")
             .field("pushed", &self.item.is_none())
-            .field("waiting", &self.listener.is_some())
+            .field("waiting", &self.waiting.is_some())
             .finish()
     }
 }
 
-/// The state machine behind every pop: try; if nothing is free, register as
+/// The state machine behind every pop: try; if nothing is free, queue up as
 /// a waiting popper (under the lock); wait for an item reservation; take.
 pub(crate) struct PopOp<'a, T> {
     core: &'a Core<T>,
-    /// Registered on `pop_ops` while waiting.
-    listener: Option<EventListener>,
+    /// Our id in `pop_waiting` while waiting (or reserved, not yet run).
+    waiting: Option<u64>,
 }
 
 impl<T> PopOp<'_, T> {
     /// Completes a pop that holds an item reservation. The item leaves the
     /// container here, in the call that returns it.
-    fn pop_reserved(&mut self) -> Result<T, PopTimeoutError> {
-        let core = self.core;
-        let mut state = core.lock();
+    fn pop_reserved(&mut self, state: &mut State<T>) -> Result<T, PopTimeoutError> {
         state.pop_reserved -= 1;
         // While open, a reservation always has its item; after `close()`,
         // every waiter was reserved and the last ones may find none.
-        core.remove(&mut state).ok_or(PopTimeoutError::Closed)
+        self.core.remove(state).ok_or(PopTimeoutError::Closed)
     }
 }
 
 impl<T> Op for PopOp<'_, T> {
     type Output = Result<T, PopTimeoutError>;
 
+    // Waiting poppers' wakers live in `State::pop_waiting`.
+    const OWN_WAKERS: bool = true;
+
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            if let Some(listener) = &mut self.listener {
-                std::task::ready!(Pin::new(listener).poll(cx));
-                self.listener = None;
-                return Poll::Ready(self.pop_reserved());
+        let core = self.core;
+        let mut state = core.lock();
+        if let Some(id) = self.waiting {
+            if state.pop_waiting.still_waiting(id, cx.waker()) {
+                return Poll::Pending;
             }
-            let core = self.core;
-            let mut state = core.lock();
-            if state.has_free_item() {
-                if let Some(item) = core.remove(&mut state) {
-                    return Poll::Ready(Ok(item));
-                }
-            }
-            if state.closed {
-                return Poll::Ready(Err(PopTimeoutError::Closed));
-            }
-            // Empty (or every item is promised to an earlier waiter): queue
-            // up. Under the lock, so waiters are served in arrival order.
-            state.pop_waiting += 1;
-            self.listener = Some(core.pop_ops.listen());
+            // Gone from the queue: an item was reserved for us.
+            self.waiting = None;
+            return Poll::Ready(self.pop_reserved(&mut state));
         }
+        if state.has_free_item() {
+            if let Some(item) = core.remove(&mut state) {
+                return Poll::Ready(Ok(item));
+            }
+        }
+        if state.closed {
+            return Poll::Ready(Err(PopTimeoutError::Closed));
+        }
+        // Empty (or every item is promised to an earlier waiter): queue up.
+        // Under the lock, so waiters are served in arrival order.
+        let id = state.next_id;
+        state.next_id += 1;
+        state.pop_waiting.push(id, cx.waker());
+        self.waiting = Some(id);
+        Poll::Pending
     }
 
     fn on_timeout(&mut self) -> Self::Output {
-        let Some(listener) = self.listener.take() else {
+        let Some(id) = self.waiting.take() else {
             return Err(PopTimeoutError::Timeout);
         };
         let mut state = self.core.lock();
-        if listener.discard() {
-            // An item was reserved for us as the deadline passed: take it.
-            drop(state);
-            return self.pop_reserved();
+        if state.pop_waiting.withdraw(id) {
+            return Err(PopTimeoutError::Timeout);
         }
-        state.pop_waiting -= 1;
-        Err(PopTimeoutError::Timeout)
+        // An item was reserved for us as the deadline passed: take it.
+        self.pop_reserved(&mut state)
+    }
+
+    fn may_wake_on_drop(&self) -> bool {
+        self.waiting.is_some()
     }
 }
 
@@ -431,14 +504,12 @@ impl<T> Drop for PopOp<'_, T> {
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw. If an item had been reserved
         // for us, it never left the container; offer it to the next waiter.
-        if let Some(listener) = self.listener.take() {
+        if let Some(id) = self.waiting.take() {
             let core = self.core;
             let mut state = core.lock();
-            if listener.discard() {
+            if !state.pop_waiting.withdraw(id) {
                 state.pop_reserved -= 1;
                 core.offer_item(&mut state);
-            } else {
-                state.pop_waiting -= 1;
             }
         }
     }
@@ -447,7 +518,7 @@ impl<T> Drop for PopOp<'_, T> {
 impl<T> fmt::Debug for PopOp<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PopOp")
-            .field("waiting", &self.listener.is_some())
+            .field("waiting", &self.waiting.is_some())
             .finish()
     }
 }
