@@ -369,6 +369,8 @@ fn send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     fn assert_send<T: Send>() {}
     assert_send_sync::<Event>();
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    unwind_safe::<Event>();
     assert_send::<EventWait<'static>>();
     assert_send::<EventWaitTimeout<'static>>();
     assert_send_sync::<EventWait<'static>>();

@@ -1072,6 +1072,12 @@ fn send_sync_unpin() {
     send_sync::<Queue<String>>();
     send_sync::<Stack<String>>();
     send_sync::<PriorityQueue<String>>();
+    // Usable inside `catch_unwind` by reference, as with std's primitives
+    // (regression: parking_lot's mutex is not RefUnwindSafe by itself).
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    unwind_safe::<Queue<String>>();
+    unwind_safe::<Stack<String>>();
+    unwind_safe::<PriorityQueue<String>>();
     send_sync::<Queue<std::cell::Cell<u8>>>(); // Send payload suffices, like Mutex
     send_unpin::<Push<'static, String>>();
     send_unpin::<PushTimeout<'static, String>>();

@@ -1334,6 +1334,10 @@ fn send_sync_unpin_assertions() {
     fn send_sync<T: Send + Sync>() {}
     fn send_unpin_future<T: Future + Send + Unpin>() {}
     send_sync::<Semaphore>();
+    // Usable inside `catch_unwind` by reference, as with std's primitives
+    // (regression: parking_lot's mutex is not RefUnwindSafe by itself).
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    unwind_safe::<Semaphore>();
     send_sync::<SemaphorePermit<'static>>();
     send_sync::<SemaphorePermitArc>();
     send_unpin_future::<SemaphoreAcquire<'static>>();
