@@ -372,17 +372,27 @@ impl Drop for WakeSection {
 fn run_deferred() {
     let mut panic = None;
     loop {
-        let wakers = DEFERRED
-            .try_with(|q| std::mem::take(&mut *q.borrow_mut()))
-            .unwrap_or_default();
-        if wakers.is_empty() {
+        // Taken out while the wakers run: a waker may re-enter a primitive,
+        // whose own section then queues (and runs) its wakes.
+        let taken = DEFERRED.try_with(|q| {
+            let mut q = q.borrow_mut();
+            (!q.is_empty()).then(|| std::mem::take(&mut *q))
+        });
+        let Ok(Some(mut wakers)) = taken else {
             break;
-        }
-        for waker in wakers {
+        };
+        for waker in wakers.drain(..) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
                 panic.get_or_insert(payload);
             }
         }
+        // Give the buffer back, so that the next deferral does not allocate.
+        let _ = DEFERRED.try_with(|q| {
+            let mut q = q.borrow_mut();
+            if q.is_empty() {
+                std::mem::swap(&mut *q, &mut wakers);
+            }
+        });
     }
     if let Some(payload) = panic {
         // Never start a second unwind while one is in progress.

@@ -16,22 +16,40 @@
 //! The generation wraps after 2^63 `set()`s on 64-bit targets, which cannot
 //! be mistaken for "no change" in practice.
 //!
-//! Waiters sleep on an [`event_listener::Event`]. `set()` changes the state,
-//! then notifies every listener; a waiter registers its listener, then checks
-//! the state again before sleeping. event-listener emits a `SeqCst` fence
-//! after registering a listener and before notifying, so either the waiter's
-//! re-check sees the new state or `set()`'s notification finds the listener:
-//! no wakeup is lost.
+//! # Waiters
+//!
+//! Sleeping waiters are a list of `(id, waker)` under a mutex, with their
+//! number mirrored in the atomic `queued`. `set()` changes the state, then,
+//! if `queued` is not 0, takes the mutex, empties the list and wakes every
+//! waker (deferred until the mutex is released, see `engine.rs`). A waiter
+//! takes the mutex, adds itself and increments `queued`, then checks the
+//! state again before sleeping. Both sides put a `SeqCst` fence between
+//! their write and their read (the store-buffering pattern): in the fences'
+//! single total order, either the waiter's fence comes second, and its
+//! re-check sees `set()`'s exchange, or `set()`'s fence comes second, and
+//! its load of `queued` sees the increment (and `set()` empties the list,
+//! which by then holds the waiter): no wakeup is lost. (Fences rather than
+//! `SeqCst` accesses: loom checks the former, not the latter, and it is
+//! what event-listener does.)
+//!
+//! A waiter whose entry was removed by a `set()` that does not release it
+//! (one that ran before its start generation was recorded, followed by a
+//! `clear()`) simply queues again. A dropped waiter removes its entry and
+//! wakes nobody: a `set()` is meant for everyone, so there is nothing to
+//! pass on.
+//!
+//! (The list replaced an [`event_listener::Event`]: one heap-allocated
+//! listener per wait plus the engine's waker wrapper made a set/wait
+//! ping-pong about twice as slow as tokio's `Notify`; see BENCHMARKS.md.)
 
 use std::fmt;
-use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use event_listener::{EventListener, Listener};
+use std::task::Waker;
 
-use crate::engine::{Op, WakeSection, deadline_after, named_future};
-use crate::sync::{AtomicUsize, Ordering, loom_const_fn};
+use crate::engine::{Op, deadline_after, named_future, wake_deferred};
+use crate::sync::{AtomicUsize, Mutex, Ordering, fence, lock, loom_const_fn};
 
 const SET: usize = 1;
 const GENERATION_ONE: usize = 2;
@@ -68,10 +86,25 @@ const GENERATION_ONE: usize = 2;
 /// ```
 pub struct Event {
     state: AtomicUsize,
-    waiters: event_listener::Event,
-    /// Waits that have registered a listener and not finished: shown by
-    /// `Debug`, so a caller can see that a thread is parked on the event.
-    registered: AtomicUsize,
+    /// Sleeping waiters (see the module docs).
+    waiters: Mutex<Waiters>,
+    /// The length of `waiters.list`, readable without the mutex: `set()`
+    /// skips the mutex when it is 0, and `Debug` shows it, so a caller can
+    /// see that a thread is parked on the event. Written only under the
+    /// mutex.
+    queued: AtomicUsize,
+}
+
+struct Waiters {
+    /// Oldest first; ids increase along the list.
+    list: std::collections::VecDeque<(u64, Waker)>,
+    next_id: u64,
+}
+
+impl Waiters {
+    fn position(&self, id: u64) -> Option<usize> {
+        self.list.binary_search_by_key(&id, |(i, _)| *i).ok()
+    }
 }
 
 impl Event {
@@ -88,8 +121,11 @@ impl Event {
         pub const fn new() -> Event {
             Event {
                 state: AtomicUsize::new(0),
-                waiters: event_listener::Event::new(),
-                registered: AtomicUsize::new(0),
+                waiters: Mutex::new(Waiters {
+                    list: std::collections::VecDeque::new(),
+                    next_id: 0,
+                }),
+                queued: AtomicUsize::new(0),
             }
         }
     }
@@ -144,10 +180,20 @@ impl Event {
                 Err(actual) => state = actual,
             }
         }
-        // Wakers run after event-listener's list lock is released.
-        let _wakes = WakeSection::enter();
-        // `notify` emits a SeqCst fence first (see the module docs).
-        self.waiters.notify(usize::MAX);
+        // The fence orders the exchange before the load (module docs);
+        // Relaxed: the fence does the work.
+        fence(Ordering::SeqCst);
+        if self.queued.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        // `lock` defers the wakes until the mutex is released.
+        let mut waiters = lock(&self.waiters);
+        // Relaxed: written only under the mutex we hold.
+        self.queued.store(0, Ordering::Relaxed);
+        // `drain` keeps the list's buffer for the next waiters.
+        for (_, waker) in waiters.list.drain(..) {
+            wake_deferred(waker);
+        }
     }
 
     /// Clears the flag. Later waits block until [`set`](Event::set) runs
@@ -173,7 +219,7 @@ impl Event {
         WaitOp {
             event: self,
             start: None,
-            listener: None,
+            id: None,
         }
     }
 
@@ -181,8 +227,8 @@ impl Event {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe. Dropping the future before it completes removes its
-    /// listener and has no other effect: there is nothing to lose, and other
+    /// Cancel-safe. Dropping the future before it completes removes it from
+    /// the event's waiters and has no other effect: there is nothing to lose, and other
     /// waiters are unaffected.
     ///
     /// # Examples
@@ -270,7 +316,7 @@ impl fmt::Debug for Event {
         f.debug_struct("Event")
             .field("state", &state)
             // Relaxed: a snapshot for display only.
-            .field("waiters", &self.registered.load(Ordering::Relaxed))
+            .field("waiters", &self.queued.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -280,16 +326,20 @@ pub(crate) struct WaitOp<'a> {
     event: &'a Event,
     /// The generation seen on the first poll.
     start: Option<usize>,
-    listener: Option<EventListener>,
+    /// Our id in the waiter list, once we have queued.
+    id: Option<u64>,
 }
 
 impl WaitOp<'_> {
-    fn drop_listener(&mut self) {
-        if let Some(listener) = self.listener.take() {
-            // `discard` rather than a plain drop: a notification from `set()`
-            // is meant for everyone, so there is nothing to pass on.
-            listener.discard();
-            self.event.registered.fetch_sub(1, Ordering::Relaxed);
+    /// Removes our entry from the waiter list, if it is still there.
+    fn dequeue(&mut self) {
+        if let Some(id) = self.id.take() {
+            let mut waiters = lock(&self.event.waiters);
+            if let Some(i) = waiters.position(id) {
+                waiters.list.remove(i);
+                // Relaxed: written only under the mutex we hold.
+                self.event.queued.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -303,42 +353,70 @@ impl WaitOp<'_> {
 impl Op for WaitOp<'_> {
     type Output = bool;
 
+    // The waiter list keeps the wakers and wakes them deferred.
+    const OWN_WAKERS: bool = true;
+
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        loop {
-            // Acquire: pairs with `set()`'s Release (see `is_set`).
-            if self.released(self.event.state.load(Ordering::Acquire)) {
-                self.drop_listener();
-                return Poll::Ready(true);
+        // Acquire: pairs with `set()`'s release (see `is_set`).
+        if self.released(self.event.state.load(Ordering::Acquire)) {
+            self.dequeue();
+            return Poll::Ready(true);
+        }
+        let event = self.event;
+        let mut waiters = lock(&event.waiters);
+        let queued_at = self.id.and_then(|id| waiters.position(id));
+        match queued_at {
+            // Still queued: keep the entry's waker current.
+            Some(i) => {
+                let slot = &mut waiters.list[i].1;
+                if !slot.will_wake(cx.waker()) {
+                    slot.clone_from(cx.waker());
+                }
             }
-            match &mut self.listener {
-                // Register, then loop to check again before sleeping.
-                None => {
-                    self.listener = Some(self.event.waiters.listen());
-                    // Relaxed: a display counter, ordered by nothing.
-                    self.event.registered.fetch_add(1, Ordering::Relaxed);
-                }
-                Some(listener) => {
-                    if std::pin::Pin::new(listener).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    // Notified: the listener is spent. The notification may be
-                    // stale (from a `set()` older than our start); the loop's
-                    // check decides.
-                    self.drop_listener();
-                }
+            // First wait, or removed by a `set()` that did not release us
+            // (module docs): queue (again).
+            None => {
+                let id = waiters.next_id;
+                waiters.next_id += 1;
+                waiters.list.push_back((id, cx.waker().clone()));
+                self.id = Some(id);
+                // Relaxed: the fence below orders it before the re-check.
+                event.queued.fetch_add(1, Ordering::Relaxed);
             }
         }
+        // The re-check of the module docs, after the fence; Acquire pairs
+        // with `set()`'s release.
+        fence(Ordering::SeqCst);
+        if self.released(event.state.load(Ordering::Acquire)) {
+            drop(waiters);
+            self.dequeue();
+            return Poll::Ready(true);
+        }
+        Poll::Pending
     }
 
     fn on_timeout(&mut self) -> bool {
-        self.drop_listener();
+        self.dequeue();
         self.released(self.event.state.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn poll_fast(&mut self) -> Option<bool> {
+        // Acquire: pairs with `set()`'s release. Leaves any queued entry to
+        // `Drop`, which removes it.
+        self.released(self.event.state.load(Ordering::Acquire))
+            .then_some(true)
+    }
+
+    fn may_wake_on_drop(&self) -> bool {
+        // Dropping only removes our own entry: it wakes nobody.
+        false
     }
 }
 
 impl Drop for WaitOp<'_> {
     fn drop(&mut self) {
-        self.drop_listener();
+        self.dequeue();
     }
 }
 
@@ -346,7 +424,7 @@ impl fmt::Debug for WaitOp<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitOp")
             .field("start", &self.start)
-            .field("listening", &self.listener.is_some())
+            .field("queued", &self.id.is_some())
             .finish()
     }
 }

@@ -30,7 +30,7 @@
 use crate::engine::WakeSection;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering, fence};
 // parking_lot's mutex: measured against std's on the queue benches (2
 // cores), it halved the time per item whenever two threads contend for a
 // container (tokio multi-thread, two-thread smol, spsc between threads),
@@ -70,7 +70,7 @@ impl<T> std::panic::RefUnwindSafe for Mutex<T> {}
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
