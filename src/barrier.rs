@@ -14,38 +14,46 @@
 //!   `reset()`. While set, every `wait` fails at once.
 //! * `tripping` — the last party arrived and is running the action. The
 //!   generation is then committed: its parties can no longer withdraw, and
-//!   newcomers wait on `entry` until the trip completes (Python's
-//!   "draining" state, without the need for released parties to run).
+//!   newcomers park their wakers in `entry` until the trip completes
+//!   (Python's "draining" state, without the need for released parties to
+//!   run).
+//! * `slots` — one per arrived party that has not collected its outcome:
+//!   its id (increasing along the list), its waker, and its outcome once
+//!   its generation has ended (`Some(rank)` for a trip, `None` for a
+//!   break).
 //!
-//! A party arrives under the lock: it increments `count` and registers a
-//! listener on `released` *while still holding the lock*, so the listener
-//! list is in arrival order and holds exactly the live parties of the
-//! current generation after any parties of earlier generations that were
-//! released but have not run yet. Generations end only under the lock, with
-//! one `notify` on `released` that tags every not-yet-notified listener with
-//! the outcome: `Some(rank)` for a trip (ranks are handed out in list order,
-//! so a withdrawn party, whose listener left the list, takes no rank) or
-//! `None` for a break. A party's outcome therefore lives in its own listener
-//! and survives any number of later generations: a party released from
-//! generation *g* returns `Ok` even if *g + 1* has begun before it runs.
+//! A party arrives under the lock: it increments `count` and appends its
+//! slot, so the slots without an outcome are exactly the live parties of
+//! the current generation, in arrival order, after any slots of earlier
+//! generations whose parties were released but have not run yet.
+//! Generations end only under the lock, which writes the outcome into every
+//! slot still without one and wakes its party: ranks are handed out in
+//! slot order, so a withdrawn party, whose slot left the list, takes no
+//! rank. A party's outcome therefore lives in its own slot and survives any
+//! number of later generations: a party released from generation *g*
+//! returns `Ok` even if *g + 1* has begun before it runs. It removes its
+//! slot when it collects the outcome.
 //!
-//! Withdrawal (dropping a pending wait) takes the lock: if the party's
-//! generation is still filling, it decrements `count` and discards its
-//! listener (which cannot have been notified: that would have ended the
-//! generation under the lock). Otherwise the generation already ended, and
-//! the drop changes nothing for anyone.
+//! Withdrawal (dropping a pending wait) takes the lock and removes the
+//! party's slot; if the slot had no outcome and no trip is in progress, the
+//! generation is still filling, and it also decrements `count`. Otherwise
+//! the generation already ended (or is committed), and the drop changes
+//! nothing for anyone.
+//!
+//! Wakers are woken through the engine's `wake_deferred`, after the lock is
+//! released. (The slots replaced two tagged `event_listener::Event`s: a
+//! listener allocation per arrival and the engine's waker wrapper made a
+//! generation 1.3–2× slower than async-lock's barrier; see BENCHMARKS.md.)
 
 use std::any::Any;
 use std::fmt;
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use event_listener::{EventListener, IntoNotification, Listener};
+use std::collections::VecDeque;
 
-use crate::engine::{Op, deadline_after, named_future};
+use crate::engine::{Op, deadline_after, named_future, wake_deferred};
 use crate::sync::{Locked, Mutex, lock, loom_const_fn};
 
 type Action = Box<dyn FnMut() + Send + 'static>;
@@ -100,10 +108,6 @@ pub struct Barrier {
     parties: usize,
     default_timeout: Option<Duration>,
     state: Mutex<State>,
-    /// Listeners of arrived parties; tag `Some(rank)` = tripped, `None` = broken.
-    released: event_listener::Event<Option<usize>>,
-    /// Newcomers waiting for a trip in progress to finish.
-    entry: event_listener::Event,
 }
 
 struct State {
@@ -112,6 +116,35 @@ struct State {
     broken: bool,
     tripping: bool,
     action: Option<Action>,
+    /// Arrived parties that have not collected their outcome (module docs).
+    slots: VecDeque<Slot>,
+    next_id: u64,
+    /// Wakers of newcomers waiting for a trip in progress to finish.
+    entry: Vec<Waker>,
+}
+
+/// An arrived party's place (see the module docs).
+struct Slot {
+    id: u64,
+    waker: Waker,
+    /// `None` while its generation is filling; then `Some(Some(rank))` for
+    /// a trip, `Some(None)` for a break.
+    outcome: Option<Option<usize>>,
+}
+
+impl State {
+    fn position(&self, id: u64) -> Option<usize> {
+        self.slots.binary_search_by_key(&id, |slot| slot.id).ok()
+    }
+
+    /// Ends the filling generation: gives every slot without an outcome the
+    /// next value of `outcome` (in arrival order) and wakes its party.
+    fn settle(&mut self, mut outcome: impl FnMut() -> Option<usize>) {
+        for slot in self.slots.iter_mut().filter(|slot| slot.outcome.is_none()) {
+            slot.outcome = Some(outcome());
+            wake_deferred(slot.waker.clone());
+        }
+    }
 }
 
 /// The error returned by a wait on a broken barrier: Python's
@@ -326,9 +359,10 @@ impl Barrier {
                     broken: false,
                     tripping: false,
                     action,
+                    slots: VecDeque::new(),
+                    next_id: 0,
+                    entry: Vec::new(),
                 }),
-                released: event_listener::Event::with_tag(),
-                entry: event_listener::Event::new(),
             }
         }
     }
@@ -452,9 +486,9 @@ impl Barrier {
         state.generation = state.generation.wrapping_add(1);
         if state.count > 0 {
             state.count = 0;
-            // Tag `None` = broken, for every party still to be notified (only
-            // those of this generation: earlier ones were notified already).
-            self.released.notify(usize::MAX.additional().tag(None));
+            // Broken, for every party of this generation (earlier ones have
+            // their outcomes already).
+            state.settle(|| None);
         }
     }
 
@@ -589,13 +623,11 @@ impl fmt::Debug for Barrier {
 enum Phase {
     /// Not arrived yet.
     Start,
-    /// Waiting for a trip in progress to finish before arriving.
-    Entering(EventListener),
-    /// Arrived in `generation`; the listener carries the outcome.
-    Arrived {
-        generation: u64,
-        listener: EventListener<Option<usize>>,
-    },
+    /// Waiting for a trip in progress to finish before arriving (our
+    /// waker is in `State::entry`).
+    Entering,
+    /// Arrived, as slot `id`; the slot will carry the outcome.
+    Arrived(u64),
     /// Finished (or settled by a timeout).
     Done,
 }
@@ -616,24 +648,29 @@ impl WaitOp<'_> {
     }
 
     /// Arrives; returns the result at once for the leader or a broken barrier.
-    fn arrive(&mut self) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
+    fn arrive(&mut self, waker: &Waker) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
         let barrier = self.barrier;
         let mut state = lock(&barrier.state);
         if state.broken {
             return Some(Err(BrokenBarrierError));
         }
         if state.tripping {
-            // Listening under the lock: the trip ends under it too.
-            self.phase = Phase::Entering(barrier.entry.listen());
+            // Under the lock: the trip ends under it too.
+            state.entry.push(waker.clone());
+            self.phase = Phase::Entering;
             return None;
         }
         state.count += 1;
         if state.count < barrier.parties {
-            // Under the lock, so the listener list is in arrival order.
-            self.phase = Phase::Arrived {
-                generation: state.generation,
-                listener: barrier.released.listen(),
-            };
+            // Under the lock, so the slots are in arrival order.
+            let id = state.next_id;
+            state.next_id += 1;
+            state.slots.push_back(Slot {
+                id,
+                waker: waker.clone(),
+                outcome: None,
+            });
+            self.phase = Phase::Arrived(id);
             return None;
         }
         Some(self.trip(state))
@@ -660,18 +697,18 @@ impl WaitOp<'_> {
         state.generation = state.generation.wrapping_add(1);
         if panic.is_some() {
             state.broken = true;
-            barrier.released.notify(usize::MAX.additional().tag(None));
+            state.settle(|| None);
         } else {
-            // Ranks in list order = arrival order of the live parties.
+            // Ranks in slot order = arrival order of the live parties.
             let mut rank = 0;
-            barrier
-                .released
-                .notify(usize::MAX.additional().tag_with(|| {
-                    rank += 1;
-                    Some(rank - 1)
-                }));
+            state.settle(|| {
+                rank += 1;
+                Some(rank - 1)
+            });
         }
-        barrier.entry.notify(usize::MAX);
+        for waker in std::mem::take(&mut state.entry) {
+            wake_deferred(waker);
+        }
         drop(state);
 
         if let Some(payload) = panic {
@@ -687,26 +724,47 @@ impl WaitOp<'_> {
 impl Op for WaitOp<'_> {
     type Output = Result<BarrierWaitResult, BrokenBarrierError>;
 
+    // The slots keep the wakers and wake them deferred.
+    const OWN_WAKERS: bool = true;
+
+    fn may_wake_on_drop(&self) -> bool {
+        // Withdrawing only changes the count and our own slot.
+        false
+    }
+
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            match &mut self.phase {
-                Phase::Start => {
-                    if let Some(result) = self.arrive() {
+        match self.phase {
+            // Entering: try again; `arrive` parks us in `entry` if the trip
+            // is still in progress (a spurious poll may leave a duplicate
+            // waker there, woken once for nothing).
+            Phase::Start | Phase::Entering => match self.arrive(cx.waker()) {
+                Some(result) => {
+                    self.phase = Phase::Done;
+                    Poll::Ready(result)
+                }
+                None => Poll::Pending,
+            },
+            Phase::Arrived(id) => {
+                let mut state = lock(&self.barrier.state);
+                let i = state
+                    .position(id)
+                    .expect("barrier slot removed by another party");
+                match state.slots[i].outcome {
+                    Some(tag) => {
+                        state.slots.remove(i);
                         self.phase = Phase::Done;
-                        return Poll::Ready(result);
+                        Poll::Ready(Self::outcome(tag))
+                    }
+                    None => {
+                        let slot = &mut state.slots[i].waker;
+                        if !slot.will_wake(cx.waker()) {
+                            slot.clone_from(cx.waker());
+                        }
+                        Poll::Pending
                     }
                 }
-                Phase::Entering(listener) => {
-                    std::task::ready!(Pin::new(listener).poll(cx));
-                    self.phase = Phase::Start;
-                }
-                Phase::Arrived { listener, .. } => {
-                    let tag = std::task::ready!(Pin::new(listener).poll(cx));
-                    self.phase = Phase::Done;
-                    return Poll::Ready(Self::outcome(tag));
-                }
-                Phase::Done => unreachable!("barrier wait polled after completion"),
             }
+            Phase::Done => unreachable!("barrier wait polled after completion"),
         }
     }
 
@@ -714,24 +772,21 @@ impl Op for WaitOp<'_> {
         let barrier = self.barrier;
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         let mut state = lock(&barrier.state);
-        if let Phase::Arrived {
-            generation,
-            mut listener,
-        } = phase
-        {
-            if generation != state.generation {
-                // Our generation ended under the lock, which notified our
-                // listener: the outcome is already in it.
-                drop(state);
-                let mut cx = Context::from_waker(Waker::noop());
-                return match Pin::new(&mut listener).poll(&mut cx) {
-                    Poll::Ready(tag) => Self::outcome(tag),
-                    Poll::Pending => unreachable!("generation ended without notifying"),
-                };
+        if let Phase::Arrived(id) = phase {
+            let i = state
+                .position(id)
+                .expect("barrier slot removed by another party");
+            let slot = state.slots.remove(i).expect("position is in range");
+            if let Some(tag) = slot.outcome {
+                // Our generation ended as the deadline passed: keep its
+                // outcome.
+                return Self::outcome(tag);
             }
             // Withdraw ourselves, then break the generation for the others.
-            state.count -= 1;
-            listener.discard();
+            // (During a trip the count is committed; the trip resets it.)
+            if !state.tripping {
+                state.count -= 1;
+            }
         }
         // Python semantics: a timeout breaks the barrier.
         state.broken = true;
@@ -742,19 +797,17 @@ impl Op for WaitOp<'_> {
 
 impl Drop for WaitOp<'_> {
     fn drop(&mut self) {
-        if let Phase::Arrived {
-            generation,
-            listener,
-        } = std::mem::replace(&mut self.phase, Phase::Done)
-        {
+        if let Phase::Arrived(id) = std::mem::replace(&mut self.phase, Phase::Done) {
             let mut state = lock(&self.barrier.state);
-            if generation == state.generation && !state.tripping {
-                // Still filling: withdraw. The listener cannot have been
-                // notified (that only happens as the generation ends).
+            let i = state
+                .position(id)
+                .expect("barrier slot removed by another party");
+            let slot = state.slots.remove(i).expect("position is in range");
+            if slot.outcome.is_none() && !state.tripping {
+                // Still filling: withdraw. (An outcome is this party's own:
+                // there is nothing to pass on.)
                 state.count -= 1;
             }
-            // Discard, never pass on: a tag is this party's own outcome.
-            listener.discard();
         }
     }
 }
@@ -763,8 +816,8 @@ impl fmt::Debug for WaitOp<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match &self.phase {
             Phase::Start => "start",
-            Phase::Entering(_) => "entering",
-            Phase::Arrived { .. } => "arrived",
+            Phase::Entering => "entering",
+            Phase::Arrived(_) => "arrived",
             Phase::Done => "done",
         };
         f.debug_struct("WaitOp").field("phase", &phase).finish()
