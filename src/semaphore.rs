@@ -1537,17 +1537,20 @@ impl<S: Handle> Op for AcquireOp<S> {
     }
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let sem = self.handle.semaphore();
-        match &mut self.phase {
+        match self.phase {
             Phase::Start => {
-                let result = match sem.try_take(self.n) {
-                    TryTake::Taken => Ok(()),
-                    TryTake::Closed => Err(AcquireTimeoutError::Closed),
-                    TryTake::NoPermits if self.n > sem.bound => {
-                        Err(AcquireTimeoutError::ExceedsBound)
-                    }
-                    TryTake::NoPermits if self.try_only => Err(AcquireTimeoutError::Timeout),
-                    TryTake::NoPermits => match sem.take_or_enqueue(self.n, cx.waker()) {
+                // The lock-free try first (the same one `Timed` runs before
+                // entering its wake section), then the queue.
+                if let Some(out) = self.poll_fast() {
+                    return Poll::Ready(out);
+                }
+                let sem = self.handle.semaphore();
+                let result = if self.n > sem.bound {
+                    Err(AcquireTimeoutError::ExceedsBound)
+                } else if self.try_only {
+                    Err(AcquireTimeoutError::Timeout)
+                } else {
+                    match sem.take_or_enqueue(self.n, cx.waker()) {
                         Enqueue::Taken => Ok(()),
                         Enqueue::Closed => Err(AcquireTimeoutError::Closed),
                         Enqueue::Queued(id) => {
@@ -1555,12 +1558,12 @@ impl<S: Handle> Op for AcquireOp<S> {
                             self.phase = Phase::Queued(id);
                             return Poll::Pending;
                         }
-                    },
+                    }
                 };
                 self.phase = Phase::Done;
                 Poll::Ready(result.map(|()| self.handle.permit(self.n)))
             }
-            Phase::Queued(id) => match sem.poll_queued(*id, cx.waker()) {
+            Phase::Queued(id) => match self.handle.semaphore().poll_queued(id, cx.waker()) {
                 Some(wake) => {
                     self.phase = Phase::Done;
                     Poll::Ready(self.outcome(wake))
