@@ -17,10 +17,10 @@
 //!   newcomers park their wakers in `entry` until the trip completes
 //!   (Python's "draining" state, without the need for released parties to
 //!   run).
-//! * `slots` — one per arrived party that has not collected its outcome:
-//!   its id (increasing along the list), its waker, and its outcome once
-//!   its generation has ended (`Some(rank)` for a trip, `None` for a
-//!   break).
+//! * `slots` — one per arrived party that has not collected its outcome,
+//!   in the crate's [`WaitList`]: its id (increasing along the list), its
+//!   waker, and its outcome once its generation has ended (`Some(rank)`
+//!   for a trip, `None` for a break).
 //!
 //! A party arrives under the lock: it increments `count` and appends its
 //! slot, so the slots without an outcome are exactly the live parties of
@@ -40,21 +40,18 @@
 //! the generation already ended (or is committed), and the drop changes
 //! nothing for anyone.
 //!
-//! Wakers are woken through the engine's `wake_deferred`, after the lock is
-//! released. (The slots replaced two tagged `event_listener::Event`s: a
-//! listener allocation per arrival and the engine's waker wrapper made a
-//! generation 1.3–2× slower than async-lock's barrier; see BENCHMARKS.md.)
+//! Wakers are cloned before the lock is taken, and woken and dropped only
+//! after it is released (the waiter list's rules).
 
 use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use std::collections::VecDeque;
-
-use crate::engine::{Op, deadline_after, named_future, wake_deferred};
+use crate::engine::{Op, deadline_after, named_future};
 use crate::sync::{Locked, Mutex, lock, loom_const_fn};
+use crate::waiters::{NewWaker, Ticket, WaitList};
 
 type Action = Box<dyn FnMut() + Send + 'static>;
 
@@ -116,33 +113,21 @@ struct State {
     broken: bool,
     tripping: bool,
     action: Option<Action>,
-    /// Arrived parties that have not collected their outcome (module docs).
-    slots: VecDeque<Slot>,
-    next_id: u64,
-    /// Wakers of newcomers waiting for a trip in progress to finish.
-    entry: Vec<Waker>,
-}
-
-/// An arrived party's place (see the module docs).
-struct Slot {
-    id: u64,
-    waker: Waker,
-    /// `None` while its generation is filling; then `Some(Some(rank))` for
-    /// a trip, `Some(None)` for a break.
-    outcome: Option<Option<usize>>,
+    /// Arrived parties that have not collected their outcome (module
+    /// docs): `None` while their generation is filling; then
+    /// `Some(Some(rank))` for a trip, `Some(None)` for a break.
+    slots: WaitList<Option<Option<usize>>>,
+    /// Newcomers waiting for a trip in progress to finish.
+    entry: WaitList<()>,
 }
 
 impl State {
-    fn position(&self, id: u64) -> Option<usize> {
-        self.slots.binary_search_by_key(&id, |slot| slot.id).ok()
-    }
-
     /// Ends the filling generation: gives every slot without an outcome the
     /// next value of `outcome` (in arrival order) and wakes its party.
     fn settle(&mut self, mut outcome: impl FnMut() -> Option<usize>) {
-        for slot in self.slots.iter_mut().filter(|slot| slot.outcome.is_none()) {
-            slot.outcome = Some(outcome());
-            wake_deferred(slot.waker.clone());
+        for slot in self.slots.iter_mut().filter(|slot| slot.payload.is_none()) {
+            slot.payload = Some(outcome());
+            slot.wake();
         }
     }
 }
@@ -359,9 +344,8 @@ impl Barrier {
                     broken: false,
                     tripping: false,
                     action,
-                    slots: VecDeque::new(),
-                    next_id: 0,
-                    entry: Vec::new(),
+                    slots: WaitList::new(),
+                    entry: WaitList::new(),
                 }),
             }
         }
@@ -625,9 +609,9 @@ enum Phase {
     Start,
     /// Waiting for a trip in progress to finish before arriving (our
     /// waker is in `State::entry`).
-    Entering,
-    /// Arrived, as slot `id`; the slot will carry the outcome.
-    Arrived(u64),
+    Entering(Ticket),
+    /// Arrived; our slot will carry the outcome.
+    Arrived(Ticket),
     /// Finished (or settled by a timeout).
     Done,
 }
@@ -647,8 +631,9 @@ impl WaitOp<'_> {
         .ok_or(BrokenBarrierError)
     }
 
-    /// Arrives; returns the result at once for the leader or a broken barrier.
-    fn arrive(&mut self, waker: &Waker) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
+    /// Arrives with `waker` (cloned before the lock); returns the result at
+    /// once for the leader or a broken barrier.
+    fn arrive(&mut self, waker: NewWaker) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
         let barrier = self.barrier;
         let mut state = lock(&barrier.state);
         if state.broken {
@@ -656,21 +641,13 @@ impl WaitOp<'_> {
         }
         if state.tripping {
             // Under the lock: the trip ends under it too.
-            state.entry.push(waker.clone());
-            self.phase = Phase::Entering;
+            self.phase = Phase::Entering(state.entry.push(waker, ()));
             return None;
         }
         state.count += 1;
         if state.count < barrier.parties {
             // Under the lock, so the slots are in arrival order.
-            let id = state.next_id;
-            state.next_id += 1;
-            state.slots.push_back(Slot {
-                id,
-                waker: waker.clone(),
-                outcome: None,
-            });
-            self.phase = Phase::Arrived(id);
+            self.phase = Phase::Arrived(state.slots.push(waker, None));
             return None;
         }
         Some(self.trip(state))
@@ -706,9 +683,7 @@ impl WaitOp<'_> {
                 Some(rank - 1)
             });
         }
-        for waker in std::mem::take(&mut state.entry) {
-            wake_deferred(waker);
-        }
+        state.entry.wake_all();
         drop(state);
 
         if let Some(payload) = panic {
@@ -719,95 +694,103 @@ impl WaitOp<'_> {
             leader: true,
         })
     }
+
+    /// Takes our slot out; its outcome, if our generation had ended.
+    fn leave(state: &mut State, ticket: &Ticket) -> Option<Option<usize>> {
+        let (outcome, _) = state
+            .slots
+            .remove(ticket)
+            .expect("barrier slot removed by another party");
+        if outcome.is_none() && !state.tripping {
+            // Still filling: withdraw. (During a trip the count is
+            // committed; the trip resets it.)
+            state.count -= 1;
+        }
+        outcome
+    }
 }
 
 impl Op for WaitOp<'_> {
     type Output = Result<BarrierWaitResult, BrokenBarrierError>;
 
-    // The slots keep the wakers and wake them deferred.
-    const OWN_WAKERS: bool = true;
-
     fn may_wake_on_drop(&self) -> bool {
-        // Withdrawing only changes the count and our own slot.
+        // Withdrawing only changes the count and our own slot (whose waker
+        // drop the lock's section defers).
         false
     }
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.phase {
-            // Entering: try again; `arrive` parks us in `entry` if the trip
-            // is still in progress (a spurious poll may leave a duplicate
-            // waker there, woken once for nothing).
-            Phase::Start | Phase::Entering => match self.arrive(cx.waker()) {
-                Some(result) => {
-                    self.phase = Phase::Done;
-                    Poll::Ready(result)
-                }
-                None => Poll::Pending,
-            },
-            Phase::Arrived(id) => {
+        let arrive = match &mut self.phase {
+            Phase::Start => true,
+            Phase::Entering(ticket) => {
+                // Still parked behind a trip in progress? Else arrive now.
+                let fresh = ticket.fresh(cx);
                 let mut state = lock(&self.barrier.state);
-                let i = state
-                    .position(id)
+                !state.entry.still_waiting(ticket, fresh)
+            }
+            Phase::Arrived(ticket) => {
+                let fresh = ticket.fresh(cx);
+                let mut state = lock(&self.barrier.state);
+                let slot = state
+                    .slots
+                    .get_mut(ticket)
                     .expect("barrier slot removed by another party");
-                match state.slots[i].outcome {
-                    Some(tag) => {
-                        state.slots.remove(i);
-                        self.phase = Phase::Done;
-                        Poll::Ready(Self::outcome(tag))
-                    }
-                    None => {
-                        let slot = &mut state.slots[i].waker;
-                        if !slot.will_wake(cx.waker()) {
-                            slot.clone_from(cx.waker());
-                        }
-                        Poll::Pending
-                    }
+                if let Some(tag) = slot.payload {
+                    Self::leave(&mut state, ticket);
+                    drop(state);
+                    self.phase = Phase::Done;
+                    return Poll::Ready(Self::outcome(tag));
                 }
+                state.slots.still_waiting(ticket, fresh);
+                false
             }
             Phase::Done => unreachable!("barrier wait polled after completion"),
+        };
+        if arrive {
+            // Cloned before the lock (user code).
+            if let Some(result) = self.arrive(NewWaker::of(cx)) {
+                self.phase = Phase::Done;
+                return Poll::Ready(result);
+            }
         }
+        Poll::Pending
     }
 
-    fn on_timeout(&mut self) -> Self::Output {
+    fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
         let barrier = self.barrier;
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         let mut state = lock(&barrier.state);
-        if let Phase::Arrived(id) = phase {
-            let i = state
-                .position(id)
-                .expect("barrier slot removed by another party");
-            let slot = state.slots.remove(i).expect("position is in range");
-            if let Some(tag) = slot.outcome {
-                // Our generation ended as the deadline passed: keep its
-                // outcome.
-                return Self::outcome(tag);
+        match phase {
+            Phase::Arrived(ticket) => {
+                if let Some(tag) = Self::leave(&mut state, &ticket) {
+                    // Our generation ended as the deadline passed: keep its
+                    // outcome.
+                    return Poll::Ready(Self::outcome(tag));
+                }
             }
-            // Withdraw ourselves, then break the generation for the others.
-            // (During a trip the count is committed; the trip resets it.)
-            if !state.tripping {
-                state.count -= 1;
+            Phase::Entering(ticket) => {
+                state.entry.remove(&ticket);
             }
+            Phase::Start | Phase::Done => {}
         }
         // Python semantics: a timeout breaks the barrier.
         state.broken = true;
         barrier.end_generation(&mut state);
-        Err(BrokenBarrierError)
+        Poll::Ready(Err(BrokenBarrierError))
     }
 }
 
 impl Drop for WaitOp<'_> {
     fn drop(&mut self) {
-        if let Phase::Arrived(id) = std::mem::replace(&mut self.phase, Phase::Done) {
-            let mut state = lock(&self.barrier.state);
-            let i = state
-                .position(id)
-                .expect("barrier slot removed by another party");
-            let slot = state.slots.remove(i).expect("position is in range");
-            if slot.outcome.is_none() && !state.tripping {
-                // Still filling: withdraw. (An outcome is this party's own:
-                // there is nothing to pass on.)
-                state.count -= 1;
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            // An outcome is this party's own: there is nothing to pass on.
+            Phase::Arrived(ticket) => {
+                Self::leave(&mut lock(&self.barrier.state), &ticket);
             }
+            Phase::Entering(ticket) => {
+                lock(&self.barrier.state).entry.remove(&ticket);
+            }
+            Phase::Start | Phase::Done => {}
         }
     }
 }
@@ -816,7 +799,7 @@ impl fmt::Debug for WaitOp<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match &self.phase {
             Phase::Start => "start",
-            Phase::Entering => "entering",
+            Phase::Entering(_) => "entering",
             Phase::Arrived(_) => "arrived",
             Phase::Done => "done",
         };

@@ -3,14 +3,17 @@
 //! Every operation that can wait (`Event::wait`, `Barrier::wait`, …) is
 //! written exactly once, as a type implementing [`Op`]:
 //!
-//! * [`Op::poll_op`] is the canonical event-listener loop — *try; register a
-//!   listener; try again; wait* — written against a [`Context`]. It returns
-//!   `Pending` only after it has registered `cx`'s waker with a listener that
-//!   will be notified when trying again could succeed.
+//! * [`Op::poll_op`] is the canonical loop — *try; register; try again;
+//!   wait* — written against a [`Context`]. It returns `Pending` only after
+//!   it has registered `cx`'s waker where it will be woken when trying again
+//!   could succeed (for the primitives' own waiters, in a
+//!   [`WaitList`](crate::waiters::WaitList)).
 //! * [`Op::on_timeout`] settles the operation when its deadline passes: it
-//!   checks one last time whether the operation completed (a notification may
-//!   race with the deadline), and otherwise withdraws it and reports the
-//!   timeout. After it returns, dropping the op must do nothing more.
+//!   checks one last time whether the operation completed (a notification
+//!   may race with the deadline), and otherwise withdraws it and reports the
+//!   timeout. It may also return `Pending`, once, when the op must finish
+//!   something before it can return (a condvar waiter relocking its mutex);
+//!   the op is then driven to completion by `poll_op`, with no deadline.
 //! * `Drop` on the op undoes a pending registration (cancellation).
 //!
 //! [`Timed`] then drives an op in both worlds:
@@ -25,30 +28,56 @@
 //! The blocking driver polls the very same state machine with a waker that
 //! unparks the calling thread (a cached [`parking`] pair per thread), so the
 //! async and blocking paths cannot drift apart, and a timed-out blocking
-//! waiter still owns its listener when it settles (which is what lets a
+//! waiter still owns its registration when it settles (which is what lets a
 //! barrier party that times out at the instant its generation trips still
 //! report the right rank).
 //!
-//! # Who keeps the wakers
+//! # Timeouts: one rule
 //!
-//! Where a primitive already keeps its waiters in order under its own lock
-//! (the semaphore's queue, the queues' poppers and pushers, the barrier's
-//! arrived parties, the event's sleepers), the waker is stored right there
-//! ([`Op::OWN_WAKERS`]) and woken through [`wake_deferred`]. Measured on the
-//! benches, this removed one heap-allocated listener and one waker wrapper
-//! per wait, and a second lock per notification, which had made those waits
-//! 1.3–5× slower than tokio's or async-lock's. `Condvar`/`Condition` and
-//! the queues' `join` still wait on `event_listener::Event`s, through the
-//! [`Deferring`] wrapper described below.
+//! A deadline is checked after every poll that returned `Pending`, so the
+//! op has always been tried at least once. A zero timeout (or a deadline
+//! that has already passed) therefore means **try once without waiting**,
+//! for every primitive alike: the op is polled once, and if it could not
+//! complete, [`Op::on_timeout`] settles it at once — whatever it had been
+//! given meanwhile (a permit, an item, a notification) it keeps.
+//!
+//! Deadlines saturate: a duration too large to add to `Instant::now()`
+//! (e.g. `Duration::MAX`) means "no deadline", never a panic.
+//!
+//! # Wakers are user code
+//!
+//! A waker's `wake`, `clone` and `drop` may do anything, including calling
+//! back into the primitive that holds it, or panicking. None of them ever
+//! runs while rallypoint holds a lock:
+//!
+//! * **clone**: an op clones the caller's waker *before* it takes a lock
+//!   ([`NewWaker`](crate::waiters::NewWaker)), and only when it is about to
+//!   register or the caller's waker has changed;
+//! * **wake** and **drop**: every code path that can wake or drop a stored
+//!   waker runs inside a [`WakeSection`], entered before any lock is taken
+//!   ([`lock`](crate::sync::lock) enters one). While a section is open on
+//!   this thread, [`wake_deferred`] and [`drop_deferred`] only queue the
+//!   waker; the outermost section runs the queue when it ends, after every
+//!   lock has been released. A panicking waker then unwinds from a clean
+//!   state: the others are still woken, and the first panic is resumed to
+//!   the caller of the notifying method.
+//!
+//! The one exception is a dependency that keeps listeners of its own: a
+//! condvar waiter relocking a busy [`Mutex`](crate::Mutex) waits in
+//! async-lock's listener list, which clones, drops and wakes the waker it
+//! is given under its list lock. That waker is a [`Shield`] — a wrapper
+//! whose clone and drop are a reference count, and whose wake is deferred
+//! like ours when it comes from inside a section (async-lock calls it from
+//! the unlocking thread, where the user's `wake_by_ref` then runs).
 //!
 //! # Why not `event-listener-strategy`
 //!
 //! async-lock drives its state machines through event-listener-strategy's
 //! `Strategy`, whose blocking strategy consumes the listener with
 //! `Listener::wait()` and has no deadline. Timeouts need both a deadline and
-//! a listener that survives the deadline (to settle races), so the engine
-//! polls with a thread-unparking waker instead — the same single-sourcing,
-//! plus deadlines.
+//! a registration that survives the deadline (to settle races), so the
+//! engine polls with a thread-unparking waker instead — the same
+//! single-sourcing, plus deadlines.
 //!
 //! # The timer
 //!
@@ -58,9 +87,6 @@
 //! other executor, with no runtime feature to enable. It is small (no
 //! dependencies on Linux) and works under Miri, unlike reactor-based timers
 //! such as `async-io`'s or tokio's (which panics outside a tokio runtime).
-//!
-//! Deadlines saturate: a duration too large to add to `Instant::now()`
-//! (e.g. `Duration::MAX`) means "no deadline", never a panic.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -83,16 +109,11 @@ pub(crate) trait Op {
     /// Makes progress; returns `Pending` only with `cx`'s waker registered.
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output>;
 
-    /// Settles the operation once its deadline has passed (see module docs).
-    fn on_timeout(&mut self) -> Self::Output;
-
-    /// `true` if the op keeps the wakers it is given itself (rather than in
-    /// event-listener listeners) and only ever wakes them through
-    /// [`wake_deferred`]. Its wakes are then deferred past its locks
-    /// without the [`Deferring`] wrapper, so [`Timed`] registers the
-    /// caller's waker directly and saves the wrapper's allocation and the
-    /// extra poll.
-    const OWN_WAKERS: bool = false;
+    /// Settles the operation once its deadline has passed (see the module
+    /// docs). `Pending` — with `cx`'s waker registered — means the op has
+    /// settled its outcome but must finish a step before returning it; the
+    /// driver then keeps polling [`poll_op`](Op::poll_op), without deadline.
+    fn on_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output>;
 
     /// A first attempt that takes no lock and wakes nobody (so it needs no
     /// [`WakeSection`]): the output if it completed the op, else `None`
@@ -103,8 +124,10 @@ pub(crate) trait Op {
         None
     }
 
-    /// Whether dropping the op now may notify another waiter (withdrawing
-    /// a pending wait), so that the drop must run inside a [`WakeSection`].
+    /// Whether dropping the op now may wake another waiter (withdrawing a
+    /// pending wait may pass a permit or an item on), so that the drop must
+    /// run inside a [`WakeSection`]. (Stored wakers that a drop discards
+    /// are deferred by the lock's own section.)
     #[inline]
     fn may_wake_on_drop(&self) -> bool {
         true
@@ -122,16 +145,21 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 pub(crate) struct Timed<O> {
     /// Dropped by hand, inside a [`WakeSection`] (see `Drop`).
     op: ManuallyDrop<O>,
+    /// Cleared once `on_timeout` has run (the op is then settling).
     deadline: Option<Instant>,
     /// Created on the first `Pending` of a timed async wait only.
     timer: Option<Delay>,
-    /// The waker registered with listeners on the caller's behalf (see
-    /// "Wakes never run under a lock"), and the caller's waker it wraps.
-    deferring: Option<(Arc<Deferring>, Waker)>,
     done: bool,
     /// `O::may_wake_on_drop`, kept here because `Drop` cannot require
     /// `O: Op` (the named futures' ops have bounds of their own).
     may_wake_on_drop: fn(&O) -> bool,
+}
+
+impl<O> Timed<O> {
+    /// The op, for `Debug` output.
+    pub(crate) fn op(&self) -> &O {
+        &self.op
+    }
 }
 
 impl<O: Op> Timed<O> {
@@ -140,7 +168,6 @@ impl<O: Op> Timed<O> {
             op: ManuallyDrop::new(op),
             deadline,
             timer: None,
-            deferring: None,
             done: false,
             may_wake_on_drop: O::may_wake_on_drop,
         }
@@ -151,6 +178,16 @@ impl<O: Op> Timed<O> {
         Poll::Ready(out)
     }
 
+    /// Settles the op at its deadline; afterwards it has none.
+    fn time_out(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
+        self.deadline = None;
+        self.timer = None;
+        match self.op.on_timeout(cx) {
+            Poll::Ready(out) => self.finish(out),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     /// The async driver.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
         assert!(!self.done, "rallypoint future polled after completion");
@@ -158,48 +195,20 @@ impl<O: Op> Timed<O> {
             return self.finish(out);
         }
         let _section = WakeSection::enter();
-        if let Poll::Ready(out) = self.poll_deferring(cx) {
+        if let Poll::Ready(out) = self.op.poll_op(cx) {
             return self.finish(out);
         }
         if let Some(deadline) = self.deadline {
             let now = Instant::now();
             if now >= deadline {
-                let out = self.op.on_timeout();
-                return self.finish(out);
+                return self.time_out(cx);
             }
             let timer = self.timer.get_or_insert_with(|| Delay::new(deadline - now));
             if Pin::new(timer).poll(cx).is_ready() {
-                let out = self.op.on_timeout();
-                return self.finish(out);
+                return self.time_out(cx);
             }
         }
         Poll::Pending
-    }
-
-    /// Polls the op so that only a [`Deferring`] wrapper of the caller's
-    /// waker is ever registered with a listener.
-    fn poll_deferring(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
-        if O::OWN_WAKERS {
-            return self.op.poll_op(cx);
-        }
-        if let Some((inner, waker)) = &self.deferring {
-            if inner.0.will_wake(cx.waker()) {
-                return self.op.poll_op(&mut Context::from_waker(waker));
-            }
-        }
-        // First poll (or a new caller waker): try with a no-op waker, so the
-        // common case — completing at once — allocates nothing.
-        if let Poll::Ready(out) = self.op.poll_op(&mut Context::from_waker(Waker::noop())) {
-            return Poll::Ready(out);
-        }
-        // The op registered the no-op waker; poll again with the wrapper,
-        // which replaces it. A notification that arrived in between is kept
-        // by the listener and seen by this second poll.
-        let inner = Arc::new(Deferring(cx.waker().clone()));
-        let waker = Waker::from(inner.clone());
-        let polled = self.op.poll_op(&mut Context::from_waker(&waker));
-        self.deferring = Some((inner, waker));
-        polled
     }
 
     /// The blocking driver: polls the op with a waker that unparks this
@@ -235,12 +244,18 @@ impl<O: Op> Timed<O> {
 
     fn block_with(&mut self, parker: &Parker, waker: &Waker) -> O::Output {
         let mut cx = Context::from_waker(waker);
+        // Set once the deadline has passed: the next step settles the op.
+        let mut timed_out = false;
         loop {
-            // Our own waker is harmless under locks, but the op may wake
-            // async waiters (passing a notification on): not under a lock.
+            // The op may wake async waiters (passing a notification on):
+            // not under a lock.
             let polled = {
                 let _section = WakeSection::enter();
-                self.op.poll_op(&mut cx)
+                if std::mem::take(&mut timed_out) {
+                    self.op.on_timeout(&mut cx)
+                } else {
+                    self.op.poll_op(&mut cx)
+                }
             };
             if let Poll::Ready(out) = polled {
                 self.done = true;
@@ -248,12 +263,13 @@ impl<O: Op> Timed<O> {
             }
             match self.deadline {
                 None => parker.park(),
+                Some(deadline) if Instant::now() >= deadline => {
+                    // Settle at once, without parking; afterwards (if the op
+                    // still has to finish) there is no deadline.
+                    self.deadline = None;
+                    timed_out = true;
+                }
                 Some(deadline) => {
-                    if Instant::now() >= deadline {
-                        self.done = true;
-                        let _section = WakeSection::enter();
-                        return self.op.on_timeout();
-                    }
                     // May also return early on a stale unpark token from an
                     // earlier wait on this thread: the op is simply polled
                     // again, which is harmless.
@@ -261,7 +277,10 @@ impl<O: Op> Timed<O> {
                     parker.park_deadline(deadline);
                     // loom has no clock (and parking no `park_deadline`).
                     #[cfg(loom)]
-                    panic!("rallypoint: timeouts cannot be modelled under loom");
+                    {
+                        let _ = deadline;
+                        panic!("rallypoint: timeouts cannot be modelled under loom");
+                    }
                 }
             }
         }
@@ -291,45 +310,24 @@ impl<O: fmt::Debug> fmt::Debug for Timed<O> {
 }
 
 // ---------------------------------------------------------------------------
-// Wakes never run under a lock
+// Wakes and drops never run under a lock
 // ---------------------------------------------------------------------------
-//
-// event-listener calls a waiter's `Waker` while it holds its list lock, and
-// the primitives notify while holding their own state lock (that is what
-// keeps their listener lists in step with their state). A waker is user
-// code: one that re-enters the primitive from `wake()` would deadlock on
-// those locks, and one that panics would unwind out of event-listener's
-// `notify` half-way through its bookkeeping (its notified count skips the
-// entry, and a later removal underflows it).
-//
-// So the async driver never hands the caller's waker to a listener. It
-// registers a `Deferring` waker instead, and every code path that can
-// notify runs inside a [`WakeSection`], entered *before* any lock is taken.
-// While a section is open on this thread, `Deferring::wake` only queues the
-// caller's waker; the outermost section runs the queue when it ends, after
-// every lock of the primitive has been released. A panicking waker then
-// unwinds from a clean state: the others are still woken, and the first
-// panic is resumed to the caller of the notifying method.
-//
-// Blocking waiters keep their own waker (it only unparks a thread, cannot
-// panic and cannot re-enter), and the common case pays nothing: the first
-// poll runs with a no-op waker, and the `Deferring` wrapper is only
-// allocated (once per future) if that poll comes back `Pending`.
-//
-// Ops that keep wakers themselves instead of in listeners (the semaphore's
-// waiter queue; `Op::OWN_WAKERS`) hand them to `wake_deferred`, which queues
-// them the same way: they get the caller's waker directly, with no wrapper
-// to allocate and no second poll.
 
-/// How many [`WakeSection`]s are open on this thread, and whether wakes
-/// were queued meanwhile. No destructor and a `const` initialiser, so
+/// How many [`WakeSection`]s are open on this thread, and whether wakes or
+/// drops were queued meanwhile. No destructor and a `const` initialiser, so
 /// reading it is a plain thread-local access with no registration or
 /// "already destroyed" state: this runs on every wait, including the ones
-/// that complete at once. The queued wakes themselves live in `DEFERRED`,
-/// which is only touched when something is actually deferred.
+/// that complete at once. The queue itself lives in `DEFERRED`, which is
+/// only touched when something is actually deferred.
 struct Sections {
     depth: Cell<usize>,
     pending: Cell<bool>,
+}
+
+/// What the outermost section does with a waker when it ends.
+enum Deferred {
+    Wake(Waker),
+    Drop(Waker),
 }
 
 #[cfg(not(loom))]
@@ -337,8 +335,8 @@ thread_local! {
     static SECTIONS: Sections = const {
         Sections { depth: Cell::new(0), pending: Cell::new(false) }
     };
-    /// Wakes queued while a section is open.
-    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    /// Wakes and drops queued while a section is open.
+    static DEFERRED: RefCell<Vec<Deferred>> = const { RefCell::new(Vec::new()) };
 }
 
 // Loom runs its threads on one OS thread: its own thread-locals are needed.
@@ -348,10 +346,10 @@ loom::thread_local! {
         depth: Cell::new(0),
         pending: Cell::new(false),
     };
-    static DEFERRED: RefCell<Vec<Waker>> = RefCell::new(Vec::new());
+    static DEFERRED: RefCell<Vec<Deferred>> = RefCell::new(Vec::new());
 }
 
-/// While alive, wakes of async waiters on this thread are queued and run
+/// While alive, wakes and waker drops on this thread are queued and run
 /// when the outermost section ends. Enter it before taking any lock.
 #[must_use]
 pub(crate) struct WakeSection(());
@@ -378,8 +376,9 @@ impl Drop for WakeSection {
     }
 }
 
-/// Runs the wakes queued by the outermost section that just ended, each
-/// under `catch_unwind`; resumes the first panic once all have run.
+/// Runs the wakes and drops queued by the outermost section that just
+/// ended, each under `catch_unwind`; resumes the first panic once all have
+/// run.
 #[cold]
 fn run_deferred() {
     let mut panic = None;
@@ -390,11 +389,15 @@ fn run_deferred() {
             let mut q = q.borrow_mut();
             (!q.is_empty()).then(|| std::mem::take(&mut *q))
         });
-        let Ok(Some(mut wakers)) = taken else {
+        let Ok(Some(mut queued)) = taken else {
             break;
         };
-        for waker in wakers.drain(..) {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+        for deferred in queued.drain(..) {
+            let ran = catch_unwind(AssertUnwindSafe(|| match deferred {
+                Deferred::Wake(waker) => waker.wake(),
+                Deferred::Drop(waker) => drop(waker),
+            }));
+            if let Err(payload) = ran {
                 panic.get_or_insert(payload);
             }
         }
@@ -402,7 +405,7 @@ fn run_deferred() {
         let _ = DEFERRED.try_with(|q| {
             let mut q = q.borrow_mut();
             if q.is_empty() {
-                std::mem::swap(&mut *q, &mut wakers);
+                std::mem::swap(&mut *q, &mut queued);
             }
         });
     }
@@ -414,45 +417,124 @@ fn run_deferred() {
     }
 }
 
-/// Wakes `waker` when the outermost open [`WakeSection`] of this thread
-/// ends, or at once if none is open. For primitives that keep wakers
-/// themselves (see [`Op::OWN_WAKERS`]) and wake them under their lock.
-pub(crate) fn wake_deferred(waker: Waker) {
-    if SECTIONS.with(|s| s.depth.get()) > 0 {
-        let mut slot = Some(waker);
-        // `try_with`: in a thread-local destructor the queue may be gone;
-        // then wake at once (below).
-        let _ = DEFERRED.try_with(|q| {
-            if let Some(waker) = slot.take() {
-                q.borrow_mut().push(waker);
-            }
-        });
-        match slot {
-            None => SECTIONS.with(|s| s.pending.set(true)),
-            Some(waker) => waker.wake(),
+/// Queues `deferred` if a section is open; otherwise hands it back.
+#[inline]
+fn defer(deferred: Deferred) -> Option<Deferred> {
+    if SECTIONS.with(|s| s.depth.get()) == 0 {
+        return Some(deferred);
+    }
+    let mut slot = Some(deferred);
+    // `try_with`: in a thread-local destructor the queue may be gone; then
+    // the caller acts at once.
+    let _ = DEFERRED.try_with(|q| {
+        if let Some(deferred) = slot.take() {
+            q.borrow_mut().push(deferred);
         }
-    } else {
+    });
+    if slot.is_none() {
+        SECTIONS.with(|s| s.pending.set(true));
+    }
+    slot
+}
+
+/// Wakes `waker` when the outermost open [`WakeSection`] of this thread
+/// ends, or at once if none is open.
+#[inline]
+pub(crate) fn wake_deferred(waker: Waker) {
+    if let Some(Deferred::Wake(waker) | Deferred::Drop(waker)) = defer(Deferred::Wake(waker)) {
         waker.wake();
     }
 }
 
-/// The waker the async driver registers in place of the caller's.
-struct Deferring(Waker);
+/// Drops `waker` when the outermost open [`WakeSection`] of this thread
+/// ends, or at once if none is open: a waker's destructor is user code.
+#[inline]
+pub(crate) fn drop_deferred(waker: Waker) {
+    drop(defer(Deferred::Drop(waker)));
+}
 
-impl Wake for Deferring {
+// ---------------------------------------------------------------------------
+// The shield for dependencies' listener lists
+// ---------------------------------------------------------------------------
+
+/// The waker handed to a dependency that keeps its own listeners (see "Wakers
+/// are user code"): a reference-counted wrapper around the caller's waker,
+/// made (outside any lock) only when the dependency actually has to wait,
+/// and reused while the caller's waker does not change.
+#[derive(Default)]
+pub(crate) struct Shield {
+    wrapper: Option<Waker>,
+    /// The caller's waker the wrapper wraps, to detect a change.
+    inner: Option<Arc<Shielded>>,
+}
+
+impl Shield {
+    /// A waker to register with a dependency on behalf of `cx`'s waker.
+    pub(crate) fn waker(&mut self, cx: &Context<'_>) -> &Waker {
+        let current = match &self.inner {
+            Some(inner) => inner.0.will_wake(cx.waker()),
+            None => false,
+        };
+        if !current {
+            // Clone outside any lock (this is user code). The old wrapper,
+            // if still registered somewhere, keeps the old waker alive until
+            // the dependency replaces it; when the dependency drops its
+            // last reference, that drop is deferred (see `Shielded`).
+            let inner = Arc::new(Shielded(ManuallyDrop::new(cx.waker().clone())));
+            self.wrapper = Some(Waker::from(inner.clone()));
+            self.inner = Some(inner);
+        }
+        self.wrapper.as_ref().expect("set above")
+    }
+}
+
+impl fmt::Debug for Shield {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shield")
+            .field("armed", &self.inner.is_some())
+            .finish()
+    }
+}
+
+/// The caller's waker inside a [`Shield`].
+struct Shielded(ManuallyDrop<Waker>);
+
+impl Wake for Shielded {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // Outside one of our notifying sections (e.g. async-lock waking a
-        // relocking Condvar waiter) this wakes directly.
-        wake_deferred(self.0.clone());
+        // Inside one of our sections: queue a clone of the wrapper (our own
+        // reference count, no user code); the queue's wake comes back here
+        // once the section has ended. Outside (async-lock waking from an
+        // unlock): wake the caller by reference, cloning nothing.
+        if let Some(Deferred::Wake(wrapper) | Deferred::Drop(wrapper)) =
+            defer(Deferred::Wake(Waker::from(self.clone())))
+        {
+            drop(wrapper);
+            self.0.wake_by_ref();
+        }
+    }
+}
+
+impl Drop for Shielded {
+    fn drop(&mut self) {
+        // SAFETY: taken exactly once, here, in the destructor.
+        let waker = unsafe { ManuallyDrop::take(&mut self.0) };
+        drop_deferred(waker);
     }
 }
 
 /// Declares a public named future around a `Timed<Op>`, mapping the op's
-/// output to the front-end's output.
+/// output to the front-end's output. Generics are optional:
+///
+/// ```ignore
+/// named_future! { /// docs
+///     pub struct Name<'a, T>(Op<'a, T>) -> Output; |out| map(out) }
+/// named_future! { /// docs
+///     pub struct Owned(OwnedOp) -> Output; |out| out }
+/// ```
 macro_rules! named_future {
     (
         $(#[$meta:meta])*
@@ -461,18 +543,36 @@ macro_rules! named_future {
         ;
         |$o:ident| $map:expr
     ) => {
-        $(#[$meta])*
+        $crate::engine::named_future! {
+            @impl [$(#[$meta])*] $name [$lt $(, $gen)*] ($op) -> $out
+            [$($($bounds)*)?] |$o| $map
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident($op:ty) -> $out:ty;
+        |$o:ident| $map:expr
+    ) => {
+        $crate::engine::named_future! {
+            @impl [$(#[$meta])*] $name [] ($op) -> $out [] |$o| $map
+        }
+    };
+    (
+        @impl [$($meta:tt)*] $name:ident [$($params:tt)*] ($op:ty) -> $out:ty
+        [$($bounds:tt)*] |$o:ident| $map:expr
+    ) => {
+        $($meta)*
         ///
         /// # Panics
         ///
         /// Polling the future again after it returned `Ready` panics, as for
         /// most futures.
         #[must_use = "futures do nothing unless you `.await` or poll them"]
-        pub struct $name<$lt $(, $gen)*> $(where $($bounds)*)? {
+        pub struct $name<$($params)*> where $($bounds)* {
             inner: $crate::engine::Timed<$op>,
         }
 
-        impl<$lt $(, $gen)*> $name<$lt $(, $gen)*> $(where $($bounds)*)? {
+        impl<$($params)*> $name<$($params)*> where $($bounds)* {
             #[inline]
             #[allow(dead_code)]
             pub(crate) fn new(op: $op, deadline: Option<std::time::Instant>) -> Self {
@@ -487,9 +587,7 @@ macro_rules! named_future {
             }
         }
 
-        impl<$lt $(, $gen)*> std::future::Future for $name<$lt $(, $gen)*>
-        $(where $($bounds)*)?
-        {
+        impl<$($params)*> std::future::Future for $name<$($params)*> where $($bounds)* {
             type Output = $out;
 
             #[inline]
@@ -501,9 +599,7 @@ macro_rules! named_future {
             }
         }
 
-        impl<$lt $(, $gen)*> std::fmt::Debug for $name<$lt $(, $gen)*>
-        $(where $($bounds)*)?
-        {
+        impl<$($params)*> std::fmt::Debug for $name<$($params)*> where $($bounds)* {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($name)).finish_non_exhaustive()
             }

@@ -18,7 +18,7 @@
 //!
 //! # Waiters
 //!
-//! Sleeping waiters are a list of `(id, waker)` under a mutex, with their
+//! Sleeping waiters are the crate's [`WaitList`] under a mutex, with their
 //! number mirrored in the atomic `queued`. `set()` changes the state, then,
 //! if `queued` is not 0, takes the mutex, empties the list and wakes every
 //! waker (deferred until the mutex is released, see `engine.rs`). A waiter
@@ -37,19 +37,14 @@
 //! `clear()`) simply queues again. A dropped waiter removes its entry and
 //! wakes nobody: a `set()` is meant for everyone, so there is nothing to
 //! pass on.
-//!
-//! (The list replaced an [`event_listener::Event`]: one heap-allocated
-//! listener per wait plus the engine's waker wrapper made a set/wait
-//! ping-pong about twice as slow as tokio's `Notify`; see BENCHMARKS.md.)
 
 use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use std::task::Waker;
-
-use crate::engine::{Op, deadline_after, named_future, wake_deferred};
+use crate::engine::{Op, deadline_after, named_future};
 use crate::sync::{AtomicUsize, Mutex, Ordering, fence, lock, loom_const_fn};
+use crate::waiters::{NewWaker, Ticket, WaitList};
 
 const SET: usize = 1;
 const GENERATION_ONE: usize = 2;
@@ -87,24 +82,12 @@ const GENERATION_ONE: usize = 2;
 pub struct Event {
     state: AtomicUsize,
     /// Sleeping waiters (see the module docs).
-    waiters: Mutex<Waiters>,
+    waiters: Mutex<WaitList<()>>,
     /// The length of `waiters.list`, readable without the mutex: `set()`
     /// skips the mutex when it is 0, and `Debug` shows it, so a caller can
     /// see that a thread is parked on the event. Written only under the
     /// mutex.
     queued: AtomicUsize,
-}
-
-struct Waiters {
-    /// Oldest first; ids increase along the list.
-    list: std::collections::VecDeque<(u64, Waker)>,
-    next_id: u64,
-}
-
-impl Waiters {
-    fn position(&self, id: u64) -> Option<usize> {
-        self.list.binary_search_by_key(&id, |(i, _)| *i).ok()
-    }
 }
 
 impl Event {
@@ -121,10 +104,7 @@ impl Event {
         pub const fn new() -> Event {
             Event {
                 state: AtomicUsize::new(0),
-                waiters: Mutex::new(Waiters {
-                    list: std::collections::VecDeque::new(),
-                    next_id: 0,
-                }),
+                waiters: Mutex::new(WaitList::new()),
                 queued: AtomicUsize::new(0),
             }
         }
@@ -190,10 +170,7 @@ impl Event {
         let mut waiters = lock(&self.waiters);
         // Relaxed: written only under the mutex we hold.
         self.queued.store(0, Ordering::Relaxed);
-        // `drain` keeps the list's buffer for the next waiters.
-        for (_, waker) in waiters.list.drain(..) {
-            wake_deferred(waker);
-        }
+        waiters.wake_all();
     }
 
     /// Clears the flag. Later waits block until [`set`](Event::set) runs
@@ -219,7 +196,7 @@ impl Event {
         WaitOp {
             event: self,
             start: None,
-            id: None,
+            ticket: None,
         }
     }
 
@@ -297,9 +274,6 @@ impl Event {
     /// assert!(!event.wait_timeout_blocking(Duration::ZERO));
     /// ```
     pub fn wait_timeout_blocking(&self, timeout: Duration) -> bool {
-        if timeout.is_zero() {
-            return self.is_set();
-        }
         EventWaitTimeout::new(self.wait_op(), deadline_after(timeout)).block()
     }
 }
@@ -326,17 +300,17 @@ pub(crate) struct WaitOp<'a> {
     event: &'a Event,
     /// The generation seen on the first poll.
     start: Option<usize>,
-    /// Our id in the waiter list, once we have queued.
-    id: Option<u64>,
+    /// Our place in the waiter list, once we have queued.
+    ticket: Option<Ticket>,
 }
 
 impl WaitOp<'_> {
     /// Removes our entry from the waiter list, if it is still there.
     fn dequeue(&mut self) {
-        if let Some(id) = self.id.take() {
+        if let Some(ticket) = self.ticket.take() {
             let mut waiters = lock(&self.event.waiters);
-            if let Some(i) = waiters.position(id) {
-                waiters.list.remove(i);
+            // Its waker is dropped after the mutex is released.
+            if waiters.remove(&ticket).is_some() {
                 // Relaxed: written only under the mutex we hold.
                 self.event.queued.fetch_sub(1, Ordering::Relaxed);
             }
@@ -353,9 +327,6 @@ impl WaitOp<'_> {
 impl Op for WaitOp<'_> {
     type Output = bool;
 
-    // The waiter list keeps the wakers and wakes them deferred.
-    const OWN_WAKERS: bool = true;
-
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
         // Acquire: pairs with `set()`'s release (see `is_set`).
         if self.released(self.event.state.load(Ordering::Acquire)) {
@@ -363,27 +334,35 @@ impl Op for WaitOp<'_> {
             return Poll::Ready(true);
         }
         let event = self.event;
-        let mut waiters = lock(&event.waiters);
-        let queued_at = self.id.and_then(|id| waiters.position(id));
-        match queued_at {
-            // Still queued: keep the entry's waker current.
-            Some(i) => {
-                let slot = &mut waiters.list[i].1;
-                if !slot.will_wake(cx.waker()) {
-                    slot.clone_from(cx.waker());
+        // Our waker, cloned before the mutex is taken (user code): a first
+        // wait always needs one; a queued waiter only if its waker changed.
+        let mut waker = match &mut self.ticket {
+            None => Some(NewWaker::of(cx)),
+            Some(ticket) => ticket.fresh(cx),
+        };
+        let waiters = loop {
+            let mut waiters = lock(&event.waiters);
+            if let Some(ticket) = &self.ticket {
+                if waiters.still_waiting(ticket, waker.take()) {
+                    break waiters;
+                }
+                // Removed by a `set()` that did not release us (module
+                // docs): queue again, with a waker cloned outside the lock.
+                self.ticket = None;
+            }
+            match waker.take() {
+                Some(new) => {
+                    self.ticket = Some(waiters.push(new, ()));
+                    // Relaxed: the fence below orders it before the re-check.
+                    event.queued.fetch_add(1, Ordering::Relaxed);
+                    break waiters;
+                }
+                None => {
+                    drop(waiters);
+                    waker = Some(NewWaker::of(cx));
                 }
             }
-            // First wait, or removed by a `set()` that did not release us
-            // (module docs): queue (again).
-            None => {
-                let id = waiters.next_id;
-                waiters.next_id += 1;
-                waiters.list.push_back((id, cx.waker().clone()));
-                self.id = Some(id);
-                // Relaxed: the fence below orders it before the re-check.
-                event.queued.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        };
         // The re-check of the module docs, after the fence; Acquire pairs
         // with `set()`'s release.
         fence(Ordering::SeqCst);
@@ -392,12 +371,13 @@ impl Op for WaitOp<'_> {
             self.dequeue();
             return Poll::Ready(true);
         }
+        drop(waiters);
         Poll::Pending
     }
 
-    fn on_timeout(&mut self) -> bool {
+    fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<bool> {
         self.dequeue();
-        self.released(self.event.state.load(Ordering::Acquire))
+        Poll::Ready(self.released(self.event.state.load(Ordering::Acquire)))
     }
 
     #[inline]
@@ -409,7 +389,8 @@ impl Op for WaitOp<'_> {
     }
 
     fn may_wake_on_drop(&self) -> bool {
-        // Dropping only removes our own entry: it wakes nobody.
+        // Dropping only removes our own entry: it wakes nobody (the lock's
+        // own section defers the drop of the entry's waker).
         false
     }
 }
@@ -424,7 +405,7 @@ impl fmt::Debug for WaitOp<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitOp")
             .field("start", &self.start)
-            .field("queued", &self.id.is_some())
+            .field("queued", &self.ticket.is_some())
             .finish()
     }
 }

@@ -67,6 +67,7 @@ mod mutex;
 mod queue;
 mod semaphore;
 mod sync;
+mod waiters;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use condvar::{Condition, ConditionGuard, Condvar, WaitTimeoutResult};
@@ -78,7 +79,7 @@ pub use queue::{
 };
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,
-    SemaphorePermitArc, TryAcquireError,
+    SemaphorePermitArc, SemaphorePermitOf, TryAcquireError,
 };
 
 /// The named futures returned by the async front-ends.

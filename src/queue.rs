@@ -25,9 +25,9 @@
 //!
 //! A pop first tries to take an item *that no earlier waiter was promised*.
 //! If there is none, it joins the back of the poppers' queue
-//! (`pop_waiting`, under the lock, so the queue is in arrival order) with
+//! (`pop.waiting`, under the lock, so the queue is in arrival order) with
 //! its waker. A push that adds an item while poppers wait removes the
-//! oldest of them from the queue, counts it in `pop_reserved` and wakes it:
+//! oldest of them from the queue, counts it in `pop.reserved` and wakes it:
 //! that item is now promised to it, and neither a later `pop` nor a `try_pop` can take it (no
 //! barging). The woken popper takes the lock and removes an item; the item
 //! leaves the container only there, inside the call that returns it.
@@ -43,7 +43,7 @@
 //!   the item and returns `Ok` (the race is settled in favour of completion).
 //!
 //! Pushers on a full bounded container do the same with free slots
-//! (`push_waiting` / `push_reserved`): a pop that frees a slot reserves it
+//! (`push.waiting` / `push.reserved`): a pop that frees a slot reserves it
 //! for the oldest waiting pusher, a dropped pusher passes its slot on, and a
 //! dropped push future never inserted its item (the item is inserted only
 //! inside the poll that returns `Ok`).

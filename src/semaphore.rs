@@ -1,141 +1,23 @@
 //! [`Semaphore`]: a strictly fair counting semaphore for tasks and threads
 //! (Python's `threading.Semaphore` and `BoundedSemaphore`).
 //!
-//! # State
-//!
-//! One `AtomicUsize` holds the permit count and two flags:
-//!
-//! ```text
-//!  bit 0       : QUEUED — at least one waiter is in the queue
-//!  bit 1       : CLOSED — `close()` has run; set once, never cleared
-//!  bits 2..    : the number of available permits (at most MAX_PERMITS)
-//! ```
-//!
-//! The queue lives under a mutex (`Waiters`): a `VecDeque` of waiters, each
-//! with its id, the number of permits it needs and its waker. Ids are handed
-//! out in increasing order under the mutex and waiters only join at the
-//! back, so the queue's order is arrival order (and id order: a waiter is
-//! found by binary search) and its front is the oldest waiter.
-//!
-//! The queue *is* the waiter list: a waiter learns its outcome by finding
-//! itself gone from it, so no separate notification object is needed. An
-//! earlier version paired the queue with a tagged `event_listener::Event`
-//! (one heap-allocated listener per wait, a second lock per grant); with
-//! 8 tasks on 2 permits that cost 2–5× tokio's time per acquire (see
-//! BENCHMARKS.md), because under strict FIFO nearly every acquire waits.
-//!
-//! Invariants (they hold whenever the mutex is free):
-//!
-//! 1. `QUEUED` is set exactly when the queue is non-empty, and it is only set
-//!    or cleared under the mutex.
-//! 2. While `QUEUED` is set, the permit count is only changed under the
-//!    mutex: every lock-free path bails out to the mutex when it sees the
-//!    flag (and all of them change the state with a compare-exchange of the
-//!    whole word, so a flag set between their load and their write makes
-//!    the write fail).
-//! 3. If the queue is non-empty, its front waiter needs more permits than
-//!    are available (otherwise it would have been served).
-//! 4. A waiter leaves the queue only under the mutex, in one of three ways:
-//!    served from the front (its permits subtracted for it), failed by
-//!    `close` (which empties the queue and records the oldest failed id in
-//!    `closed_from`), or withdrawn by itself. Grants only ever take the
-//!    front, so every served id is below every id queued after it, and in
-//!    particular below `closed_from`. Hence a waiter that finds itself gone
-//!    was granted iff its id is below `closed_from`.
-//!
-//! # The algorithm
-//!
-//! * **Fast paths.** With `QUEUED` and `CLOSED` clear, `try_acquire`,
-//!   the first step of `acquire` and `release` are one compare-exchange on
-//!   the state — a single read-modify-write each way.
-//! * **Queueing.** An `acquire` that cannot be served at once takes the
-//!   mutex, and there either takes the permits (if the queue is empty and
-//!   enough are available) or sets `QUEUED` with a compare-exchange and
-//!   pushes itself, with its waker, at the back of the queue.
-//! * **Dispatch.** Whoever adds permits while `QUEUED` is set does so under
-//!   the mutex and then *dispatches*: while the front waiter's need fits in
-//!   the available permits, it subtracts that need, pops the waiter and
-//!   wakes it. When the queue becomes empty it clears `QUEUED`, reopening
-//!   the fast paths. The granted permits already belong to the waiter; when
-//!   it is polled it takes the mutex, finds itself gone (granted, by
-//!   invariant 4) and returns its permit. A poll that finds itself still
-//!   queued stores its current waker in its entry.
-//! * **Close.** `close` sets `CLOSED`, records `closed_from`, empties the
-//!   queue, clears `QUEUED` and wakes every waiter it removed, all under the
-//!   mutex. Waiters granted before the close keep their permits.
-//! * **Wakes.** Wakers are woken through the engine's `wake_deferred`, so
-//!   they run only once the mutex is released (a waker may re-enter the
-//!   semaphore or panic; see `engine.rs`).
-//!
-//! # Why it is fair
-//!
-//! Once a waiter is queued, `QUEUED` stays set until the queue is empty, so
-//! every `acquire` and `try_acquire` sees it: `try_acquire` fails, and
-//! `acquire` joins the back of the queue. Permits released meanwhile stay in
-//! the count (nobody outside the mutex may take them) until the oldest
-//! waiter's need fits. So the oldest waiter is always served first, and an
-//! `acquire_many(n)` is never starved by a stream of smaller acquires: after
-//! it is queued, only waiters ahead of it can take permits.
-//!
-//! # Why cancellation cannot lose or leak a permit
-//!
-//! A dropped waiter (or one whose deadline passed) takes the mutex. Grants
-//! happen only under the mutex and remove the waiter's entry in the same
-//! critical section that subtracts its permits, so the dropped waiter sees
-//! one of two consistent states:
-//!
-//! * its entry is still queued: nothing was assigned to it. It removes the
-//!   entry, and if it was the front, dispatches, because the next waiter may
-//!   fit now.
-//! * its entry is gone: by invariant 4 it was granted (id below
-//!   `closed_from`) or failed by the close. Granted permits are added back
-//!   and dispatched, so they go to the next waiter in line; a failed waiter
-//!   had nothing assigned.
-//!
-//! # Memory ordering
-//!
-//! Every write to the state is a read-modify-write, so its modification
-//! order is one chain of release sequences: an `Acquire` read of the state
-//! synchronises with every `Release` write earlier in that order.
-//!
-//! * Lock-free acquires use `Acquire` on the successful compare-exchange, so
-//!   they see everything done before the release of the permits they take.
-//! * Lock-free releases use `Release`, to publish everything done while the
-//!   permits were held.
-//! * Failed compare-exchanges and the initial loads are `Relaxed`: they only
-//!   feed the next attempt, whose success ordering does the work.
-//! * The read-modify-writes under the mutex use `AcqRel`: they both take
-//!   permits (for a waiter) and publish them, and some of them (setting
-//!   `QUEUED` while the queue is empty) race with lock-free paths.
-//! * Loads under the mutex while `QUEUED` is set are `Relaxed`: by
-//!   invariant 2 the count is then written only under the mutex, which
-//!   orders those writes before the load.
-//! * A granted waiter never touches the state: its permits were subtracted
-//!   by the dispatcher, which had acquired the releases (via the state or
-//!   the mutex); the waiter learns of the grant by finding its entry gone
-//!   under the same mutex, which orders the dispatch before its return.
-//! * `available_permits` and `is_closed` are `Relaxed` snapshots: a caller
-//!   gets no permit from them, so there is nothing to synchronise with.
+//! This file is the public API; the algorithm (state layout, invariants,
+//! why it is fair, why cancellation cannot leak a permit, memory ordering)
+//! is in `semaphore/raw.rs`, the errors in `semaphore/error.rs`.
 
-use std::collections::VecDeque;
+mod error;
+mod raw;
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+use std::ops::Deref;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::engine::{Op, Timed, deadline_after, named_future, wake_deferred};
-use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
+pub use error::{AcquireError, AcquireTimeoutError, ReleaseError, TryAcquireError};
+use raw::{AcquireOp, RawSemaphore, TryTake};
 
-const QUEUED: usize = 1;
-const CLOSED: usize = 2;
-const SHIFT: u32 = 2;
-
-/// The permits encoded in `state`.
-const fn permits(state: usize) -> usize {
-    state >> SHIFT
-}
+use crate::engine::{deadline_after, named_future};
+use crate::sync::loom_const_fn;
 
 /// A counting semaphore shared by async tasks and threads: Python's
 /// `threading.Semaphore` ([`new`](Semaphore::new)) and `BoundedSemaphore`
@@ -189,233 +71,8 @@ const fn permits(state: usize) -> usize {
 /// assert_eq!(sem.available_permits(), 2);
 /// ```
 pub struct Semaphore {
-    /// Permits and flags; see the module docs for the layout and invariants.
-    state: AtomicUsize,
-    /// The most permits the count may hold: the initial value for a bounded
-    /// semaphore, [`Semaphore::MAX_PERMITS`] otherwise.
-    bound: usize,
-    bounded: bool,
-    /// The queue of waiters. Guards the setting and clearing of `QUEUED` and
-    /// `CLOSED`, and the count while `QUEUED` is set.
-    waiters: Mutex<Waiters>,
+    raw: RawSemaphore,
 }
-
-struct Waiters {
-    /// The waiting acquires, oldest first (so in increasing `id` order).
-    queue: VecDeque<Waiter>,
-    /// The id of the next waiter to queue.
-    next_id: u64,
-    /// `u64::MAX` until `close`, then the id of the oldest waiter that was
-    /// still queued at the close (or `next_id` if none was): a waiter that
-    /// is no longer queued was failed by the close iff its id is at least
-    /// this (see the module docs).
-    closed_from: u64,
-}
-
-impl Waiters {
-    /// The position of waiter `id` in the queue, if it is still queued.
-    fn position(&self, id: u64) -> Option<usize> {
-        // Ids increase along the queue; the front is the common case.
-        match self.queue.front() {
-            Some(front) if front.id == id => Some(0),
-            _ => self.queue.binary_search_by_key(&id, |w| w.id).ok(),
-        }
-    }
-
-    /// The outcome of waiter `id`, which is no longer queued.
-    fn outcome(&self, id: u64) -> Wake {
-        if id >= self.closed_from {
-            Wake::Closed
-        } else {
-            Wake::Granted
-        }
-    }
-}
-
-/// One queued acquire.
-struct Waiter {
-    id: u64,
-    /// Permits it needs.
-    need: usize,
-    /// Woken (through `wake_deferred`) when it is served or failed.
-    waker: Waker,
-}
-
-/// How a queued waiter's wait ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Wake {
-    /// Its permits were subtracted from the count on its behalf.
-    Granted,
-    /// The semaphore was closed while it waited.
-    Closed,
-}
-
-/// Outcome of a lock-free attempt to take permits.
-enum TryTake {
-    Taken,
-    Closed,
-    NoPermits,
-}
-
-/// Outcome of the slow path of an acquire.
-enum Enqueue {
-    Taken,
-    Closed,
-    Queued(u64),
-}
-
-/// The error of [`Semaphore::acquire`] and its variants (except the
-/// `_timeout` ones, which use [`AcquireTimeoutError`]).
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{AcquireError, Semaphore};
-///
-/// let sem = Semaphore::new(1);
-/// sem.close();
-/// assert_eq!(sem.acquire_blocking().unwrap_err(), AcquireError::Closed);
-///
-/// let bounded = Semaphore::bounded(2);
-/// assert_eq!(bounded.acquire_many_blocking(3).unwrap_err(), AcquireError::ExceedsBound);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AcquireError {
-    /// The semaphore is closed (or was closed while waiting).
-    Closed,
-    /// More permits were asked for than the semaphore can ever hold (its
-    /// bound, or [`Semaphore::MAX_PERMITS`]): the wait could never end, so
-    /// it fails at once.
-    ExceedsBound,
-}
-
-impl fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AcquireError::Closed => "semaphore is closed",
-            AcquireError::ExceedsBound => "more permits requested than the semaphore can hold",
-        })
-    }
-}
-
-impl std::error::Error for AcquireError {}
-
-/// The error of the `_timeout` forms of [`Semaphore::acquire`].
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{AcquireTimeoutError, Semaphore};
-/// use std::time::Duration;
-///
-/// let sem = Semaphore::new(0);
-/// let err = sem.acquire_timeout_blocking(Duration::from_millis(5)).unwrap_err();
-/// assert_eq!(err, AcquireTimeoutError::Timeout);
-/// assert!(err.is_timeout());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AcquireTimeoutError {
-    /// The timeout elapsed before the permits were available.
-    Timeout,
-    /// The semaphore is closed (or was closed while waiting).
-    Closed,
-    /// More permits were asked for than the semaphore can ever hold; see
-    /// [`AcquireError::ExceedsBound`].
-    ExceedsBound,
-}
-
-impl AcquireTimeoutError {
-    /// `true` for [`AcquireTimeoutError::Timeout`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rallypoint::AcquireTimeoutError;
-    /// assert!(AcquireTimeoutError::Timeout.is_timeout());
-    /// assert!(!AcquireTimeoutError::Closed.is_timeout());
-    /// ```
-    #[must_use]
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, AcquireTimeoutError::Timeout)
-    }
-}
-
-impl From<AcquireError> for AcquireTimeoutError {
-    fn from(err: AcquireError) -> Self {
-        match err {
-            AcquireError::Closed => AcquireTimeoutError::Closed,
-            AcquireError::ExceedsBound => AcquireTimeoutError::ExceedsBound,
-        }
-    }
-}
-
-impl fmt::Display for AcquireTimeoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AcquireTimeoutError::Timeout => f.write_str("timed out waiting for semaphore permits"),
-            AcquireTimeoutError::Closed => AcquireError::Closed.fmt(f),
-            AcquireTimeoutError::ExceedsBound => AcquireError::ExceedsBound.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for AcquireTimeoutError {}
-
-/// The error of [`Semaphore::try_acquire`] and
-/// [`Semaphore::try_acquire_many`].
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{Semaphore, TryAcquireError};
-///
-/// let sem = Semaphore::new(0);
-/// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
-/// sem.close();
-/// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TryAcquireError {
-    /// Not enough permits are available, or another waiter is queued ahead
-    /// (a `try_acquire` never jumps the queue).
-    NoPermits,
-    /// The semaphore is closed.
-    Closed,
-}
-
-impl fmt::Display for TryAcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TryAcquireError::NoPermits => "no semaphore permits available",
-            TryAcquireError::Closed => "semaphore is closed",
-        })
-    }
-}
-
-impl std::error::Error for TryAcquireError {}
-
-/// The error of [`Semaphore::release`]: the release would raise the count
-/// above the semaphore's bound (Python's `ValueError: Semaphore released
-/// too many times`). The count is left unchanged.
-///
-/// # Examples
-///
-/// ```
-/// let sem = rallypoint::Semaphore::bounded(1);
-/// let err = sem.release(1).unwrap_err();
-/// assert_eq!(err.to_string(), "semaphore released too many times");
-/// assert_eq!(sem.available_permits(), 1);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ReleaseError;
-
-impl fmt::Display for ReleaseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("semaphore released too many times")
-    }
-}
-
-impl std::error::Error for ReleaseError {}
 
 impl Semaphore {
     /// The most permits a semaphore can hold: `usize::MAX >> 2` (two bits of
@@ -429,7 +86,7 @@ impl Semaphore {
     /// let sem = Semaphore::new(Semaphore::MAX_PERMITS);
     /// assert!(sem.release(1).is_err());
     /// ```
-    pub const MAX_PERMITS: usize = usize::MAX >> SHIFT;
+    pub const MAX_PERMITS: usize = raw::MAX_PERMITS;
 
     loom_const_fn! {
         /// Creates a semaphore with `permits` permits, whose count
@@ -449,7 +106,9 @@ impl Semaphore {
         #[must_use]
         #[track_caller]
         pub const fn new(permits: usize) -> Semaphore {
-            Semaphore::with_bound(permits, Semaphore::MAX_PERMITS, false)
+            Semaphore {
+                raw: RawSemaphore::new(permits, Semaphore::MAX_PERMITS, false),
+            }
         }
     }
 
@@ -483,26 +142,8 @@ impl Semaphore {
         #[must_use]
         #[track_caller]
         pub const fn bounded(permits: usize) -> Semaphore {
-            Semaphore::with_bound(permits, permits, true)
-        }
-    }
-
-    loom_const_fn! {
-        #[track_caller]
-        const fn with_bound(permits: usize, bound: usize, bounded: bool) -> Semaphore {
-            assert!(
-                permits <= Semaphore::MAX_PERMITS,
-                "a Semaphore cannot hold more than Semaphore::MAX_PERMITS permits"
-            );
             Semaphore {
-                state: AtomicUsize::new(permits << SHIFT),
-                bound,
-                bounded,
-                waiters: Mutex::new(Waiters {
-                    queue: VecDeque::new(),
-                    next_id: 0,
-                    closed_from: u64::MAX,
-                }),
+                raw: RawSemaphore::new(permits, permits, true),
             }
         }
     }
@@ -519,8 +160,7 @@ impl Semaphore {
     /// ```
     #[must_use]
     pub fn available_permits(&self) -> usize {
-        // Relaxed: a snapshot (see the module docs).
-        permits(self.state.load(Ordering::Relaxed))
+        self.raw.available()
     }
 
     /// Closes the semaphore: every task and thread waiting in `acquire`
@@ -540,21 +180,7 @@ impl Semaphore {
     /// assert!(sem.acquire_blocking().is_err());
     /// ```
     pub fn close(&self) {
-        let mut waiters = lock(&self.waiters);
-        // AcqRel, like every read-modify-write under the mutex (module docs).
-        // CLOSED first, so lock-free paths fail from here on.
-        let old = self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        if old & CLOSED != 0 {
-            return;
-        }
-        // Every waiter still queued, and only those, fails (invariant 4).
-        waiters.closed_from = waiters.queue.front().map_or(waiters.next_id, |w| w.id);
-        if !waiters.queue.is_empty() {
-            for waiter in std::mem::take(&mut waiters.queue) {
-                wake_deferred(waiter.waker);
-            }
-            self.state.fetch_and(!QUEUED, Ordering::AcqRel);
-        }
+        self.raw.close();
     }
 
     /// `true` once [`close`](Semaphore::close) has been called.
@@ -569,8 +195,7 @@ impl Semaphore {
     /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        // Relaxed: a snapshot (see the module docs).
-        self.state.load(Ordering::Relaxed) & CLOSED != 0
+        self.raw.is_closed()
     }
 
     /// Adds `n` permits: Python's `release(n)`. The oldest waiters are
@@ -594,221 +219,12 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn release(&self, n: usize) -> Result<(), ReleaseError> {
-        self.add_permits(n, false)
-    }
-
-    /// Adds `n` permits, lock-free while nobody waits. With `clamp`, permits
-    /// beyond the bound are discarded instead of failing (permit drops).
-    #[inline]
-    fn add_permits(&self, n: usize, clamp: bool) -> Result<(), ReleaseError> {
-        if n == 0 {
-            return Ok(());
-        }
-        // Relaxed: only feeds the compare-exchange.
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & QUEUED != 0 {
-                let mut waiters = lock(&self.waiters);
-                return self.add_permits_locked(&mut waiters, n, clamp);
-            }
-            let add = self.addable(state, n, clamp)?;
-            // Release: publishes the holder's work to the next acquirer.
-            match self.state.compare_exchange_weak(
-                state,
-                state + (add << SHIFT),
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// How many of `n` permits may be added to `state` without exceeding
-    /// the bound.
-    #[inline]
-    fn addable(&self, state: usize, n: usize, clamp: bool) -> Result<usize, ReleaseError> {
-        let room = self.bound.saturating_sub(permits(state));
-        if n <= room {
-            Ok(n)
-        } else if clamp {
-            Ok(room)
-        } else {
-            Err(ReleaseError)
-        }
-    }
-
-    /// [`add_permits`](Semaphore::add_permits) with the mutex held, followed
-    /// by a dispatch.
-    fn add_permits_locked(
-        &self,
-        waiters: &mut Locked<'_, Waiters>,
-        n: usize,
-        clamp: bool,
-    ) -> Result<(), ReleaseError> {
-        // Relaxed: only feeds the compare-exchange. A loop even under the
-        // mutex: if `QUEUED` was cleared meanwhile, lock-free paths race.
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            let add = self.addable(state, n, clamp)?;
-            match self.state.compare_exchange_weak(
-                state,
-                state + (add << SHIFT),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        self.dispatch(waiters);
-        Ok(())
-    }
-
-    /// Serves the oldest waiters while their needs fit, and clears `QUEUED`
-    /// once the queue is empty. Called with the mutex held after anything
-    /// that may let the front waiter proceed.
-    fn dispatch(&self, waiters: &mut Locked<'_, Waiters>) {
-        while let Some(front) = waiters.queue.front() {
-            // Relaxed: `QUEUED` is set, so the count is only written under
-            // the mutex we hold (invariant 2).
-            let state = self.state.load(Ordering::Relaxed);
-            let need = front.need;
-            if permits(state) < need {
-                return;
-            }
-            // AcqRel: see the module docs.
-            self.state.fetch_sub(need << SHIFT, Ordering::AcqRel);
-            // Leaving the queue (below `closed_from`) is the grant.
-            if let Some(served) = waiters.queue.pop_front() {
-                wake_deferred(served.waker);
-            }
-        }
-        // Empty queue: reopen the lock-free paths. Harmless if already clear.
-        self.state.fetch_and(!QUEUED, Ordering::AcqRel);
-    }
-
-    /// Lock-free attempt to take `n` permits; never jumps a queued waiter.
-    #[inline]
-    fn try_take(&self, n: usize) -> TryTake {
-        // Relaxed: only feeds the compare-exchange.
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & CLOSED != 0 {
-                return TryTake::Closed;
-            }
-            if n == 0 {
-                return TryTake::Taken;
-            }
-            if state & QUEUED != 0 || permits(state) < n {
-                return TryTake::NoPermits;
-            }
-            // Acquire: pairs with the Release of whoever gave the permits back.
-            match self.state.compare_exchange_weak(
-                state,
-                state - (n << SHIFT),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return TryTake::Taken,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// The slow path of an acquire: under the mutex, take the permits if
-    /// nobody is queued and enough are available, else join the queue.
-    fn take_or_enqueue(&self, n: usize, waker: &Waker) -> Enqueue {
-        let mut waiters = lock(&self.waiters);
-        // Relaxed: only feeds the compare-exchanges.
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & CLOSED != 0 {
-                return Enqueue::Closed;
-            }
-            if state & QUEUED != 0 {
-                // Others are queued; the front does not fit (invariant 3),
-                // and neither may we jump it: go to the back.
-                break;
-            }
-            let (next, taken) = if permits(state) >= n {
-                (state - (n << SHIFT), true)
-            } else {
-                (state | QUEUED, false)
-            };
-            // AcqRel: taking permits acquires; setting QUEUED races with
-            // lock-free paths (a failed exchange means one of them won).
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) if taken => return Enqueue::Taken,
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        let id = waiters.next_id;
-        waiters.next_id += 1;
-        waiters.queue.push_back(Waiter {
-            id,
-            need: n,
-            waker: waker.clone(),
-        });
-        Enqueue::Queued(id)
-    }
-
-    /// Polls queued waiter `id`: its outcome if it has left the queue, else
-    /// `None` with `waker` registered in its place.
-    fn poll_queued(&self, id: u64, waker: &Waker) -> Option<Wake> {
-        let mut waiters = lock(&self.waiters);
-        match waiters.position(id) {
-            Some(i) => {
-                let slot = &mut waiters.queue[i].waker;
-                if !slot.will_wake(waker) {
-                    slot.clone_from(waker);
-                }
-                None
-            }
-            None => Some(waiters.outcome(id)),
-        }
-    }
-
-    /// Takes waiter `id` out of line (its future was dropped or timed out).
-    /// Returns the outcome it had received, if any; a granted outcome is
-    /// passed on to the next waiters when `give_back` is set.
-    fn withdraw(&self, id: u64, n: usize, give_back: bool) -> Option<Wake> {
-        let mut waiters = lock(&self.waiters);
-        if let Some(i) = waiters.position(id) {
-            // Still queued, so nothing was assigned to it.
-            waiters.queue.remove(i);
-            if i == 0 {
-                // It was the front: the next waiter may fit now.
-                self.dispatch(&mut waiters);
-            }
-            return None;
-        }
-        // Served or failed under the mutex, which removed it from the queue.
-        let wake = waiters.outcome(id);
-        if wake == Wake::Granted && give_back {
-            // Clamp: a permit's return cannot fail (see `bounded`).
-            let _ = self.add_permits_locked(&mut waiters, n, true);
-        }
-        Some(wake)
-    }
-
-    fn acquire_op<S: Handle>(handle: S, n: usize, try_only: bool) -> AcquireOp<S> {
-        AcquireOp {
-            handle,
-            n,
-            try_only,
-            phase: Phase::Start,
-        }
+        self.raw.add_permits(n, false)
     }
 
     /// Takes `n` permits without waiting, for `try_acquire_many(_arc)`.
     fn try_acquire_inner(&self, n: usize) -> Result<(), TryAcquireError> {
-        match self.try_take(n) {
+        match self.raw.try_take(n) {
             TryTake::Taken => Ok(()),
             TryTake::Closed => Err(TryAcquireError::Closed),
             TryTake::NoPermits => Err(TryAcquireError::NoPermits),
@@ -851,7 +267,7 @@ impl Semaphore {
     /// ```
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_inner(n)?;
-        Ok(SemaphorePermit { sem: self, n })
+        Ok(SemaphorePermitOf { sem: self, n })
     }
 
     /// Like [`try_acquire`](Semaphore::try_acquire), for an `Arc`'d
@@ -887,7 +303,7 @@ impl Semaphore {
         n: usize,
     ) -> Result<SemaphorePermitArc, TryAcquireError> {
         self.try_acquire_inner(n)?;
-        Ok(SemaphorePermitArc {
+        Ok(SemaphorePermitOf {
             sem: self.clone(),
             n,
         })
@@ -949,7 +365,7 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn acquire_many(&self, n: usize) -> SemaphoreAcquire<'_> {
-        SemaphoreAcquire::new(Semaphore::acquire_op(self, n, false), None)
+        SemaphoreAcquire::new(AcquireOp::new(self, n), None)
     }
 
     /// Blocks the current thread until a permit is available, and takes it.
@@ -1034,8 +450,7 @@ impl Semaphore {
     /// # });
     /// ```
     pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> SemaphoreAcquireTimeout<'_> {
-        let (try_only, deadline) = timeout_mode(timeout);
-        SemaphoreAcquireTimeout::new(Semaphore::acquire_op(self, n, try_only), deadline)
+        SemaphoreAcquireTimeout::new(AcquireOp::new(self, n), deadline_after(timeout))
     }
 
     /// Blocking form of [`acquire_timeout`](Semaphore::acquire_timeout).
@@ -1118,9 +533,7 @@ impl Semaphore {
     /// # });
     /// ```
     pub fn acquire_many_arc(self: &Arc<Self>, n: usize) -> SemaphoreAcquireArc {
-        SemaphoreAcquireArc {
-            inner: Timed::new(Semaphore::acquire_op(self.clone(), n, false), None),
-        }
+        SemaphoreAcquireArc::new(AcquireOp::new(self.clone(), n), None)
     }
 
     /// Blocking form of [`acquire_arc`](Semaphore::acquire_arc).
@@ -1155,10 +568,7 @@ impl Semaphore {
         self: &Arc<Self>,
         n: usize,
     ) -> Result<SemaphorePermitArc, AcquireError> {
-        self.acquire_many_arc(n)
-            .inner
-            .block()
-            .map_err(acquire_error)
+        self.acquire_many_arc(n).block()
     }
 
     /// Like [`acquire_timeout`](Semaphore::acquire_timeout), for an `Arc`'d
@@ -1205,10 +615,7 @@ impl Semaphore {
         n: usize,
         timeout: Duration,
     ) -> SemaphoreAcquireArcTimeout {
-        let (try_only, deadline) = timeout_mode(timeout);
-        SemaphoreAcquireArcTimeout {
-            inner: Timed::new(Semaphore::acquire_op(self.clone(), n, try_only), deadline),
-        }
+        SemaphoreAcquireArcTimeout::new(AcquireOp::new(self.clone(), n), deadline_after(timeout))
     }
 
     /// Blocking form of [`acquire_arc_timeout`](Semaphore::acquire_arc_timeout).
@@ -1249,17 +656,7 @@ impl Semaphore {
         n: usize,
         timeout: Duration,
     ) -> Result<SemaphorePermitArc, AcquireTimeoutError> {
-        self.acquire_many_arc_timeout(n, timeout).inner.block()
-    }
-}
-
-/// `Duration::ZERO` → try once, no deadline; otherwise the (saturating)
-/// deadline.
-fn timeout_mode(timeout: Duration) -> (bool, Option<Instant>) {
-    if timeout.is_zero() {
-        (true, None)
-    } else {
-        (false, deadline_after(timeout))
+        self.acquire_many_arc_timeout(n, timeout).block()
     }
 }
 
@@ -1290,12 +687,12 @@ impl fmt::Debug for Semaphore {
     /// Shows the live state, like Python's repr: `value=2/3` for a bounded
     /// semaphore, `value=2` otherwise, plus the number of queued waiters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let waiters = lock(&self.waiters).queue.len();
+        let waiters = self.raw.waiting();
         let mut s = f.debug_struct("Semaphore");
-        if self.bounded {
+        if let Some(bound) = self.raw.bound() {
             s.field(
                 "value",
-                &format_args!("{}/{}", self.available_permits(), self.bound),
+                &format_args!("{}/{bound}", self.available_permits()),
             );
         } else {
             s.field("value", &self.available_permits());
@@ -1308,25 +705,45 @@ impl fmt::Debug for Semaphore {
 
 /// Permits taken from a [`Semaphore`]; dropping it gives them back.
 ///
+/// One type behind two names: [`SemaphorePermit`] borrows the semaphore
+/// (`S = &Semaphore`, from [`acquire`](Semaphore::acquire) and friends) and
+/// [`SemaphorePermitArc`] owns a clone of its `Arc` (`S = Arc<Semaphore>`,
+/// from [`acquire_arc`](Semaphore::acquire_arc) and friends), so it can be
+/// moved into a spawned task or another thread.
+///
 /// # Examples
 ///
 /// ```
-/// let sem = rallypoint::Semaphore::new(2);
+/// use rallypoint::{Semaphore, SemaphorePermit, SemaphorePermitArc};
+/// use std::sync::Arc;
+///
+/// let sem = Arc::new(Semaphore::new(2));
 /// {
-///     let permit = sem.try_acquire_many(2).unwrap();
-///     assert_eq!(permit.num_permits(), 2);
-///     assert_eq!(sem.available_permits(), 0);
+///     let permit: SemaphorePermit<'_> = sem.try_acquire().unwrap();
+///     assert_eq!(permit.num_permits(), 1);
+///     assert_eq!(sem.available_permits(), 1);
 /// }
+/// assert_eq!(sem.available_permits(), 2);
+///
+/// let owned: SemaphorePermitArc = sem.try_acquire_arc().unwrap();
+/// std::thread::spawn(move || drop(owned)).join().unwrap();
 /// assert_eq!(sem.available_permits(), 2);
 /// ```
 #[must_use = "the permits are given back as soon as the permit is dropped"]
 #[clippy::has_significant_drop]
-pub struct SemaphorePermit<'a> {
-    sem: &'a Semaphore,
+pub struct SemaphorePermitOf<S: Deref<Target = Semaphore>> {
+    sem: S,
     n: usize,
 }
 
-impl SemaphorePermit<'_> {
+/// Permits borrowed from a [`Semaphore`]: see [`SemaphorePermitOf`].
+pub type SemaphorePermit<'a> = SemaphorePermitOf<&'a Semaphore>;
+
+/// Permits from an `Arc<Semaphore>`, owning a clone of the `Arc`: see
+/// [`SemaphorePermitOf`].
+pub type SemaphorePermitArc = SemaphorePermitOf<Arc<Semaphore>>;
+
+impl<S: Deref<Target = Semaphore>> SemaphorePermitOf<S> {
     /// Consumes the permit without giving its permits back: the semaphore's
     /// count stays lower (Python's `acquire()` without `release()`).
     ///
@@ -1355,14 +772,15 @@ impl SemaphorePermit<'_> {
     }
 }
 
-impl Drop for SemaphorePermit<'_> {
+impl<S: Deref<Target = Semaphore>> Drop for SemaphorePermitOf<S> {
     #[inline]
     fn drop(&mut self) {
         // Cannot fail: clamped at the bound (see `Semaphore::bounded`).
-        let _ = self.sem.add_permits(self.n, true);
+        let _ = self.sem.raw.add_permits(self.n, true);
     }
 }
 
+// One impl per public name, so `Debug` shows the name the user wrote.
 impl fmt::Debug for SemaphorePermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SemaphorePermit")
@@ -1371,245 +789,10 @@ impl fmt::Debug for SemaphorePermit<'_> {
     }
 }
 
-/// Permits taken from an `Arc<Semaphore>` with
-/// [`acquire_arc`](Semaphore::acquire_arc) and friends; it owns a clone of
-/// the `Arc`, and dropping it gives the permits back.
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::Arc;
-/// let sem = Arc::new(rallypoint::Semaphore::new(1));
-/// let permit = sem.try_acquire_arc().unwrap();
-/// std::thread::spawn(move || {
-///     let _permit = permit; // released when the thread ends
-/// })
-/// .join()
-/// .unwrap();
-/// assert_eq!(sem.available_permits(), 1);
-/// ```
-#[must_use = "the permits are given back as soon as the permit is dropped"]
-#[clippy::has_significant_drop]
-pub struct SemaphorePermitArc {
-    sem: Arc<Semaphore>,
-    n: usize,
-}
-
-impl SemaphorePermitArc {
-    /// Consumes the permit without giving its permits back.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let sem = Arc::new(rallypoint::Semaphore::new(1));
-    /// sem.try_acquire_arc().unwrap().forget();
-    /// assert_eq!(sem.available_permits(), 0);
-    /// ```
-    pub fn forget(mut self) {
-        self.n = 0;
-    }
-
-    /// The number of permits this permit holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let sem = Arc::new(rallypoint::Semaphore::new(2));
-    /// assert_eq!(sem.try_acquire_many_arc(2).unwrap().num_permits(), 2);
-    /// ```
-    #[must_use]
-    pub fn num_permits(&self) -> usize {
-        self.n
-    }
-}
-
-impl Drop for SemaphorePermitArc {
-    #[inline]
-    fn drop(&mut self) {
-        // Cannot fail: clamped at the bound (see `Semaphore::bounded`).
-        let _ = self.sem.add_permits(self.n, true);
-    }
-}
-
 impl fmt::Debug for SemaphorePermitArc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SemaphorePermitArc")
             .field("permits", &self.n)
-            .finish()
-    }
-}
-
-/// How an acquire refers to its semaphore and builds its permit: borrowed
-/// (`&Semaphore` → [`SemaphorePermit`]) or owned (`Arc` →
-/// [`SemaphorePermitArc`]).
-pub(crate) trait Handle {
-    type Permit;
-    fn semaphore(&self) -> &Semaphore;
-    fn permit(&self, n: usize) -> Self::Permit;
-}
-
-impl<'a> Handle for &'a Semaphore {
-    type Permit = SemaphorePermit<'a>;
-
-    #[inline]
-    fn semaphore(&self) -> &Semaphore {
-        self
-    }
-
-    #[inline]
-    fn permit(&self, n: usize) -> SemaphorePermit<'a> {
-        SemaphorePermit { sem: self, n }
-    }
-}
-
-impl Handle for Arc<Semaphore> {
-    type Permit = SemaphorePermitArc;
-
-    #[inline]
-    fn semaphore(&self) -> &Semaphore {
-        self
-    }
-
-    #[inline]
-    fn permit(&self, n: usize) -> SemaphorePermitArc {
-        SemaphorePermitArc {
-            sem: self.clone(),
-            n,
-        }
-    }
-}
-
-enum Phase {
-    /// Not yet tried.
-    Start,
-    /// In the queue as waiter `id`.
-    Queued(u64),
-    /// Finished (or settled by a timeout).
-    Done,
-}
-
-/// The state machine behind every waiting acquire.
-pub(crate) struct AcquireOp<S: Handle> {
-    handle: S,
-    n: usize,
-    /// `Duration::ZERO`: try once, never queue.
-    try_only: bool,
-    phase: Phase,
-}
-
-impl<S: Handle> AcquireOp<S> {
-    fn outcome(&self, wake: Wake) -> Result<S::Permit, AcquireTimeoutError> {
-        match wake {
-            Wake::Granted => Ok(self.handle.permit(self.n)),
-            Wake::Closed => Err(AcquireTimeoutError::Closed),
-        }
-    }
-}
-
-impl<S: Handle> Op for AcquireOp<S> {
-    type Output = Result<S::Permit, AcquireTimeoutError>;
-
-    // The waiter queue keeps wakers itself and wakes them deferred.
-    const OWN_WAKERS: bool = true;
-
-    #[inline]
-    fn poll_fast(&mut self) -> Option<Self::Output> {
-        // Only the lock-free first try; anything else goes through
-        // `poll_op`, which tries again (one extra load on the slow path).
-        if !matches!(self.phase, Phase::Start) {
-            return None;
-        }
-        let result = match self.handle.semaphore().try_take(self.n) {
-            TryTake::Taken => Ok(self.handle.permit(self.n)),
-            TryTake::Closed => Err(AcquireTimeoutError::Closed),
-            TryTake::NoPermits => return None,
-        };
-        self.phase = Phase::Done;
-        Some(result)
-    }
-
-    #[inline]
-    fn may_wake_on_drop(&self) -> bool {
-        // Only a queued waiter withdraws (and may pass permits on).
-        matches!(self.phase, Phase::Queued(_))
-    }
-
-    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.phase {
-            Phase::Start => {
-                // The lock-free try first (the same one `Timed` runs before
-                // entering its wake section), then the queue.
-                if let Some(out) = self.poll_fast() {
-                    return Poll::Ready(out);
-                }
-                let sem = self.handle.semaphore();
-                let result = if self.n > sem.bound {
-                    Err(AcquireTimeoutError::ExceedsBound)
-                } else if self.try_only {
-                    Err(AcquireTimeoutError::Timeout)
-                } else {
-                    match sem.take_or_enqueue(self.n, cx.waker()) {
-                        Enqueue::Taken => Ok(()),
-                        Enqueue::Closed => Err(AcquireTimeoutError::Closed),
-                        Enqueue::Queued(id) => {
-                            // Queued with our waker: any grant wakes us.
-                            self.phase = Phase::Queued(id);
-                            return Poll::Pending;
-                        }
-                    }
-                };
-                self.phase = Phase::Done;
-                Poll::Ready(result.map(|()| self.handle.permit(self.n)))
-            }
-            Phase::Queued(id) => match self.handle.semaphore().poll_queued(id, cx.waker()) {
-                Some(wake) => {
-                    self.phase = Phase::Done;
-                    Poll::Ready(self.outcome(wake))
-                }
-                None => Poll::Pending,
-            },
-            Phase::Done => unreachable!("semaphore acquire polled after completion"),
-        }
-    }
-
-    fn on_timeout(&mut self) -> Self::Output {
-        match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Queued(id) => {
-                let sem = self.handle.semaphore();
-                match sem.withdraw(id, self.n, false) {
-                    // A grant raced with the deadline: keep the permits.
-                    Some(wake) => self.outcome(wake),
-                    None => Err(AcquireTimeoutError::Timeout),
-                }
-            }
-            // `Timed` polls before checking the deadline, so the op has
-            // at least been tried.
-            Phase::Start | Phase::Done => Err(AcquireTimeoutError::Timeout),
-        }
-    }
-}
-
-impl<S: Handle> Drop for AcquireOp<S> {
-    fn drop(&mut self) {
-        if let Phase::Queued(id) = std::mem::replace(&mut self.phase, Phase::Done) {
-            // Gives granted permits back to the next waiters.
-            self.handle.semaphore().withdraw(id, self.n, true);
-        }
-    }
-}
-
-impl<S: Handle> fmt::Debug for AcquireOp<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phase = match &self.phase {
-            Phase::Start => "start",
-            Phase::Queued { .. } => "queued",
-            Phase::Done => "done",
-        };
-        f.debug_struct("AcquireOp")
-            .field("permits", &self.n)
-            .field("phase", &phase)
             .finish()
     }
 }
@@ -1655,88 +838,48 @@ named_future! {
     |result| result
 }
 
-/// Future returned by [`Semaphore::acquire_arc`] and
-/// [`Semaphore::acquire_many_arc`]. It owns a clone of the `Arc`, so it is
-/// `'static` and can be spawned.
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::Semaphore;
-/// use rallypoint::futures::SemaphoreAcquireArc;
-/// use std::sync::Arc;
-/// let sem = Arc::new(Semaphore::new(1));
-/// let future: SemaphoreAcquireArc = sem.acquire_arc();
-/// let permit = std::thread::spawn(move || futures_lite::future::block_on(future))
-///     .join()
-///     .unwrap()
-///     .unwrap();
-/// assert_eq!(permit.num_permits(), 1);
-/// ```
-///
-/// # Panics
-///
-/// Polling the future again after it returned `Ready` panics, as for
-/// most futures.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct SemaphoreAcquireArc {
-    inner: Timed<AcquireOp<Arc<Semaphore>>>,
+named_future! {
+    /// Future returned by [`Semaphore::acquire_arc`] and
+    /// [`Semaphore::acquire_many_arc`]. It owns a clone of the `Arc`, so it
+    /// is `'static` and can be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Semaphore;
+    /// use rallypoint::futures::SemaphoreAcquireArc;
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let future: SemaphoreAcquireArc = sem.acquire_arc();
+    /// let permit = std::thread::spawn(move || futures_lite::future::block_on(future))
+    ///     .join()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// ```
+    pub struct SemaphoreAcquireArc(AcquireOp<Arc<Semaphore>>)
+        -> Result<SemaphorePermitArc, AcquireError>;
+    |result| result.map_err(acquire_error)
 }
 
-impl Future for SemaphoreAcquireArc {
-    type Output = Result<SemaphorePermitArc, AcquireError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner
-            .poll(cx)
-            .map(|result| result.map_err(acquire_error))
-    }
-}
-
-impl fmt::Debug for SemaphoreAcquireArc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphoreAcquireArc")
-            .finish_non_exhaustive()
-    }
-}
-
-/// Future returned by [`Semaphore::acquire_arc_timeout`] and
-/// [`Semaphore::acquire_many_arc_timeout`].
-///
-/// # Examples
-///
-/// ```
-/// # futures_lite::future::block_on(async {
-/// use rallypoint::Semaphore;
-/// use rallypoint::futures::SemaphoreAcquireArcTimeout;
-/// use std::sync::Arc;
-/// use std::time::Duration;
-/// let sem = Arc::new(Semaphore::new(2));
-/// let future: SemaphoreAcquireArcTimeout = sem.acquire_many_arc_timeout(2, Duration::from_secs(1));
-/// assert_eq!(future.await.unwrap().num_permits(), 2);
-/// # });
-/// ```
-///
-/// # Panics
-///
-/// Polling the future again after it returned `Ready` panics, as for
-/// most futures.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct SemaphoreAcquireArcTimeout {
-    inner: Timed<AcquireOp<Arc<Semaphore>>>,
-}
-
-impl Future for SemaphoreAcquireArcTimeout {
-    type Output = Result<SemaphorePermitArc, AcquireTimeoutError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.poll(cx)
-    }
-}
-
-impl fmt::Debug for SemaphoreAcquireArcTimeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphoreAcquireArcTimeout")
-            .finish_non_exhaustive()
-    }
+named_future! {
+    /// Future returned by [`Semaphore::acquire_arc_timeout`] and
+    /// [`Semaphore::acquire_many_arc_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use rallypoint::Semaphore;
+    /// use rallypoint::futures::SemaphoreAcquireArcTimeout;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let sem = Arc::new(Semaphore::new(2));
+    /// let future: SemaphoreAcquireArcTimeout = sem.acquire_many_arc_timeout(2, Duration::from_secs(1));
+    /// assert_eq!(future.await.unwrap().num_permits(), 2);
+    /// # });
+    /// ```
+    pub struct SemaphoreAcquireArcTimeout(AcquireOp<Arc<Semaphore>>)
+        -> Result<SemaphorePermitArc, AcquireTimeoutError>;
+    |result| result
 }

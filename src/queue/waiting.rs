@@ -2,120 +2,37 @@
 //! operations that can wait (`PushOp`, `PopOp`, `JoinOp`) and their named
 //! futures. See the parent module's docs for the design.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-
-use event_listener::{EventListener, Listener};
+use std::task::{Context, Poll};
 
 use super::error::{
     PopError, PopTimeoutError, PushError, PushTimeoutError, TryPopError, TryPushError,
 };
 use super::items::Items;
-use crate::engine::{Op, named_future, wake_deferred};
+use crate::engine::{Op, named_future};
 use crate::sync::{Locked, Mutex, lock, loom_const_fn};
+use crate::waiters::{NewWaker, Ticket, WaitList};
 
-/// Everything a container is: one mutex-protected state (which holds the
-/// waiting poppers and pushers) and the `join` waiters.
+/// Everything a container is: one mutex-protected state, which holds the
+/// buffer and every waiter (poppers, pushers and `join` waiters).
 pub(crate) struct Core<T> {
     state: Mutex<State<T>>,
-    /// `join` waiters; notified (all of them) when `unfinished` reaches 0.
-    join_ops: event_listener::Event,
-}
-
-/// Waiting poppers or pushers, oldest first, each with its id (increasing
-/// along the queue) and waker. Leaving the queue other than by one's own
-/// withdrawal *is* the reservation: whoever removes a waiter from the front
-/// (an offer, or `close`) counts it in `pop_reserved`/`push_reserved` and
-/// wakes it in the same critical section. So a waiter that finds itself
-/// gone holds a reservation. (These used to be `event_listener::Event`s:
-/// a heap-allocated listener per wait and a second lock per offer, which
-/// made the waiting paths several times slower than async-channel's.)
-struct Waiters {
-    queue: VecDeque<(u64, Waker)>,
-}
-
-impl Waiters {
-    const fn new() -> Self {
-        Waiters {
-            queue: VecDeque::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Queues waiter `id` at the back.
-    fn push(&mut self, id: u64, waker: &Waker) {
-        self.queue.push_back((id, waker.clone()));
-    }
-
-    /// The position of waiter `id`, if still queued.
-    fn position(&self, id: u64) -> Option<usize> {
-        match self.queue.front() {
-            Some((front, _)) if *front == id => Some(0),
-            _ => self.queue.binary_search_by_key(&id, |(i, _)| *i).ok(),
-        }
-    }
-
-    /// If waiter `id` is still queued, stores `waker` in its entry and
-    /// returns `true`; `false` means it has been given a reservation.
-    fn still_waiting(&mut self, id: u64, waker: &Waker) -> bool {
-        match self.position(id) {
-            Some(i) => {
-                let slot = &mut self.queue[i].1;
-                if !slot.will_wake(waker) {
-                    slot.clone_from(waker);
-                }
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Withdraws waiter `id`: `true` if it was still queued, `false` if it
-    /// had been given a reservation.
-    fn withdraw(&mut self, id: u64) -> bool {
-        match self.position(id) {
-            Some(i) => {
-                self.queue.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Gives the oldest waiter its reservation: removes and wakes it.
-    fn wake_front(&mut self) {
-        if let Some((_, waker)) = self.queue.pop_front() {
-            wake_deferred(waker);
-        }
-    }
-
-    /// Removes and wakes every waiter; returns how many there were.
-    fn wake_all(&mut self) -> usize {
-        let n = self.queue.len();
-        for (_, waker) in self.queue.drain(..) {
-            wake_deferred(waker);
-        }
-        n
-    }
 }
 
 /// The state behind `Core::state`.
 ///
 /// Invariants, true whenever the lock is free and the container is open:
 ///
-/// * `pop_waiting` holds the poppers not yet given an item (the docs call
-///   their number `pop_waiting` too); `pop_reserved` counts the poppers
-///   given one whose pop has not run yet. Every item beyond `pop_reserved`
-///   has been offered: poppers waiting implies
-///   `items.len() == pop_reserved`, and `pop_reserved <= items.len()`.
+/// * `pop.waiting` holds the poppers not yet given an item, in the crate's
+///   [`WaitList`]: leaving it other than by one's own withdrawal *is* the
+///   reservation. Whoever removes a waiter from the front (an offer, or
+///   `close`) counts it in `pop.reserved` and wakes it in the same critical
+///   section, so a waiter that finds itself gone holds a reservation.
+///   `pop.reserved` counts the poppers given one whose pop has not run yet.
+///   Every item beyond `pop.reserved` has been offered: poppers waiting
+///   implies `items.len() == pop.reserved`, and `pop.reserved <= items.len()`.
 /// * Symmetrically for pushers and free slots: pushers waiting implies
-///   `items.len() + push_reserved == capacity`.
+///   `items.len() + push.reserved == capacity`.
 ///
 /// `close()` turns every waiter into a reserved one (so each wakes, looks,
 /// and finds out), after which the inequalities may not hold: a reserved
@@ -130,12 +47,40 @@ struct State<T> {
     /// released by it completes even if a push raises the count again
     /// before the waiter runs.
     join_generation: usize,
-    /// The id of the next popper or pusher to wait.
-    next_id: u64,
-    pop_waiting: Waiters,
-    pop_reserved: usize,
-    push_waiting: Waiters,
-    push_reserved: usize,
+    /// Waiting and reserved poppers.
+    pop: Side,
+    /// Waiting and reserved pushers.
+    push: Side,
+    /// `join` waiters; all woken when `unfinished` reaches 0.
+    join_waiting: WaitList<()>,
+}
+
+/// The poppers or the pushers: those waiting, and how many hold a
+/// reservation (an item or a slot promised to them) not yet used.
+struct Side {
+    waiting: WaitList<()>,
+    reserved: usize,
+}
+
+impl Side {
+    const fn new() -> Self {
+        Side {
+            waiting: WaitList::new(),
+            reserved: 0,
+        }
+    }
+
+    /// Gives the oldest waiter a reservation: removes and wakes it.
+    fn reserve_front(&mut self) {
+        if self.waiting.wake_front().is_some() {
+            self.reserved += 1;
+        }
+    }
+
+    /// Gives every waiter a reservation (`close`: each re-checks).
+    fn reserve_all(&mut self) {
+        self.reserved += self.waiting.wake_all();
+    }
 }
 
 impl<T> State<T> {
@@ -145,12 +90,12 @@ impl<T> State<T> {
 
     /// Whether a push that holds no reservation may insert now.
     fn has_free_slot(&self) -> bool {
-        self.items.len().saturating_add(self.push_reserved) < self.limit()
+        self.items.len().saturating_add(self.push.reserved) < self.limit()
     }
 
     /// Whether a pop that holds no reservation may take an item now.
     fn has_free_item(&self) -> bool {
-        self.items.len() > self.pop_reserved
+        self.items.len() > self.pop.reserved
     }
 }
 
@@ -164,13 +109,10 @@ impl<T> Core<T> {
                     closed: false,
                     unfinished: 0,
                     join_generation: 0,
-                    next_id: 0,
-                    pop_waiting: Waiters::new(),
-                    pop_reserved: 0,
-                    push_waiting: Waiters::new(),
-                    push_reserved: 0,
+                    pop: Side::new(),
+                    push: Side::new(),
+                    join_waiting: WaitList::new(),
                 }),
-                join_ops: event_listener::Event::new(),
             }
         }
     }
@@ -181,17 +123,15 @@ impl<T> Core<T> {
 
     /// Offers an unreserved item, if any, to the oldest waiting popper.
     fn offer_item(&self, state: &mut State<T>) {
-        if state.pop_waiting.len() > 0 && state.has_free_item() {
-            state.pop_waiting.wake_front();
-            state.pop_reserved += 1;
+        if !state.pop.waiting.is_empty() && state.has_free_item() {
+            state.pop.reserve_front();
         }
     }
 
     /// Offers an unreserved free slot, if any, to the oldest waiting pusher.
     fn offer_slot(&self, state: &mut State<T>) {
-        if state.push_waiting.len() > 0 && state.has_free_slot() {
-            state.push_waiting.wake_front();
-            state.push_reserved += 1;
+        if !state.push.waiting.is_empty() && state.has_free_slot() {
+            state.push.reserve_front();
         }
     }
 
@@ -255,8 +195,8 @@ impl<T> Core<T> {
         }
         state.closed = true;
         // Wake every waiter as a reserved one: each re-checks and finds out.
-        state.pop_reserved += state.pop_waiting.wake_all();
-        state.push_reserved += state.push_waiting.wake_all();
+        state.pop.reserve_all();
+        state.push.reserve_all();
         true
     }
 
@@ -272,7 +212,7 @@ impl<T> Core<T> {
         state.unfinished -= 1;
         if state.unfinished == 0 {
             state.join_generation = state.join_generation.wrapping_add(1);
-            self.join_ops.notify(usize::MAX);
+            state.join_waiting.wake_all();
         }
         Ok(())
     }
@@ -300,7 +240,7 @@ impl<T> Core<T> {
         JoinOp {
             core: self,
             start: None,
-            listener: None,
+            waiting: None,
         }
     }
 
@@ -315,9 +255,91 @@ impl<T> Core<T> {
             .field("capacity", &state.capacity)
             .field("closed", &state.closed)
             .field("unfinished_tasks", &state.unfinished)
-            .field("waiting_poppers", &state.pop_waiting.len())
-            .field("waiting_pushers", &state.push_waiting.len())
+            .field("waiting_poppers", &state.pop.waiting.len())
+            .field("waiting_pushers", &state.push.waiting.len())
             .finish()
+    }
+}
+
+/// How a pop, push or join that has to wait registers, written once for
+/// all three: `try_now` attempts the operation under the lock; if it cannot
+/// complete, the waiter joins `line(state)` — with a waker cloned *before*
+/// the lock was taken, so a first attempt that has to wait costs a second
+/// lock round (the clone is user code), and an attempt that succeeds at
+/// once, the common case, clones nothing.
+fn try_or_wait<T, R>(
+    core: &Core<T>,
+    cx: &Context<'_>,
+    mut try_now: impl FnMut(&mut State<T>) -> Option<R>,
+    line: fn(&mut State<T>) -> &mut WaitList<()>,
+) -> Result<R, Ticket> {
+    let mut waker = None;
+    loop {
+        let mut state = core.lock();
+        if let Some(out) = try_now(&mut state) {
+            // An unused clone is dropped after the lock is released.
+            return Ok(out);
+        }
+        match waker.take() {
+            Some(new) => return Err(line(&mut state).push(new, ())),
+            None => {
+                drop(state);
+                waker = Some(NewWaker::of(cx));
+            }
+        }
+    }
+}
+
+/// Which [`Side`] of the state a popper or pusher waits on.
+type SideOf<T> = fn(&mut State<T>) -> &mut Side;
+
+/// Re-polls a waiting popper or pusher: the locked state if it has been
+/// given a reservation (now used up: the caller completes under this
+/// lock), or `None` while it still waits (with `cx`'s waker stored if it
+/// changed).
+fn claim<'a, T>(
+    core: &'a Core<T>,
+    ticket: &mut Ticket,
+    cx: &Context<'_>,
+    side: SideOf<T>,
+) -> Option<Locked<'a, State<T>>> {
+    let fresh = ticket.fresh(cx);
+    let mut state = core.lock();
+    if side(&mut state).waiting.still_waiting(ticket, fresh) {
+        return None;
+    }
+    side(&mut state).reserved -= 1;
+    Some(state)
+}
+
+/// At the deadline: withdraws a popper or pusher that still waits (`Err`),
+/// or, if a reservation raced with the deadline, uses it (`Ok`, the caller
+/// completes under the lock). Reservations are made only under the lock,
+/// so the line tells exactly which.
+fn claim_or_withdraw<'a, T>(
+    core: &'a Core<T>,
+    ticket: &Ticket,
+    side: SideOf<T>,
+) -> Result<Locked<'a, State<T>>, ()> {
+    let mut state = core.lock();
+    if side(&mut state).waiting.remove(ticket).is_some() {
+        return Err(());
+    }
+    side(&mut state).reserved -= 1;
+    Ok(state)
+}
+
+/// A cancelled popper or pusher: withdraws, or gives up the reservation
+/// it held and `offer`s it to the next waiter (the item or slot never
+/// left the container).
+fn abandon<T>(
+    core: &Core<T>,
+    ticket: &Ticket,
+    side: SideOf<T>,
+    offer: fn(&Core<T>, &mut State<T>),
+) {
+    if let Ok(mut state) = claim_or_withdraw(core, ticket, side) {
+        offer(core, &mut state);
     }
 }
 
@@ -328,8 +350,8 @@ pub(crate) struct PushOp<'a, T> {
     core: &'a Core<T>,
     /// `None` once the item has been inserted or handed back.
     item: Option<T>,
-    /// Our id in `push_waiting` while waiting (or reserved, not yet run).
-    waiting: Option<u64>,
+    /// Our place in `push.waiting` while waiting (or reserved, not yet run).
+    waiting: Option<Ticket>,
 }
 
 // The item is never pinned: it is only moved in and out by value.
@@ -340,10 +362,9 @@ impl<T> PushOp<'_, T> {
         self.item.take().expect("push polled after completion")
     }
 
-    /// Completes a push that holds a slot reservation: insert, unless the
+    /// Completes a push that held a slot reservation: insert, unless the
     /// container was closed meanwhile.
     fn push_reserved(&mut self, state: &mut State<T>) -> Result<(), PushTimeoutError<T>> {
-        state.push_reserved -= 1;
         let item = self.take_item();
         if state.closed {
             // Nobody waits on a closed container: nothing to pass on.
@@ -357,48 +378,55 @@ impl<T> PushOp<'_, T> {
 impl<T> Op for PushOp<'_, T> {
     type Output = Result<(), PushTimeoutError<T>>;
 
-    // Waiting pushers' wakers live in `State::push_waiting`.
-    const OWN_WAKERS: bool = true;
-
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
-        let mut state = core.lock();
-        if let Some(id) = self.waiting {
-            if state.push_waiting.still_waiting(id, cx.waker()) {
+        if let Some(ticket) = &mut self.waiting {
+            let Some(mut state) = claim(core, ticket, cx, |s| &mut s.push) else {
                 return Poll::Pending;
-            }
+            };
             // Gone from the queue: a slot was reserved for us.
             self.waiting = None;
             return Poll::Ready(self.push_reserved(&mut state));
         }
-        if state.closed {
-            return Poll::Ready(Err(PushTimeoutError::Closed(self.take_item())));
+        let item = &mut self.item;
+        let attempt = try_or_wait(
+            core,
+            cx,
+            |state| {
+                if state.closed {
+                    let item = item.take().expect("push polled after completion");
+                    Some(Err(PushTimeoutError::Closed(item)))
+                } else if state.has_free_slot() {
+                    let item = item.take().expect("push polled after completion");
+                    core.insert(state, item);
+                    Some(Ok(()))
+                } else {
+                    // Full: queue up behind the pushers already waiting.
+                    None
+                }
+            },
+            |state| &mut state.push.waiting,
+        );
+        match attempt {
+            Ok(out) => Poll::Ready(out),
+            Err(ticket) => {
+                self.waiting = Some(ticket);
+                Poll::Pending
+            }
         }
-        if state.has_free_slot() {
-            let item = self.take_item();
-            core.insert(&mut state, item);
-            return Poll::Ready(Ok(()));
-        }
-        // Full: queue up behind the pushers already waiting.
-        let id = state.next_id;
-        state.next_id += 1;
-        state.push_waiting.push(id, cx.waker());
-        self.waiting = Some(id);
-        Poll::Pending
     }
 
-    fn on_timeout(&mut self) -> Self::Output {
-        let Some(id) = self.waiting.take() else {
+    fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(ticket) = self.waiting.take() else {
             // Never queued (cannot happen: Pending implies queued).
-            return Err(PushTimeoutError::Timeout(self.take_item()));
+            return Poll::Ready(Err(PushTimeoutError::Timeout(self.take_item())));
         };
-        let mut state = self.core.lock();
-        // Reservations are made only under the lock, so the queue tells
-        // exactly whether a slot was reserved for us.
-        if state.push_waiting.withdraw(id) {
-            return Err(PushTimeoutError::Timeout(self.take_item()));
-        }
-        self.push_reserved(&mut state)
+        Poll::Ready(
+            match claim_or_withdraw(self.core, &ticket, |s| &mut s.push) {
+                Ok(mut state) => self.push_reserved(&mut state),
+                Err(()) => Err(PushTimeoutError::Timeout(self.take_item())),
+            },
+        )
     }
 
     fn may_wake_on_drop(&self) -> bool {
@@ -410,13 +438,8 @@ impl<T> Drop for PushOp<'_, T> {
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw; pass a reserved slot on. The
         // item, never inserted, is dropped with the op.
-        if let Some(id) = self.waiting.take() {
-            let core = self.core;
-            let mut state = core.lock();
-            if !state.push_waiting.withdraw(id) {
-                state.push_reserved -= 1;
-                core.offer_slot(&mut state);
-            }
+        if let Some(ticket) = self.waiting.take() {
+            abandon(self.core, &ticket, |s| &mut s.push, Core::offer_slot);
         }
     }
 }
@@ -434,15 +457,14 @@ impl<T> fmt::Debug for PushOp<'_, T> {
 /// a waiting popper (under the lock); wait for an item reservation; take.
 pub(crate) struct PopOp<'a, T> {
     core: &'a Core<T>,
-    /// Our id in `pop_waiting` while waiting (or reserved, not yet run).
-    waiting: Option<u64>,
+    /// Our place in `pop.waiting` while waiting (or reserved, not yet run).
+    waiting: Option<Ticket>,
 }
 
 impl<T> PopOp<'_, T> {
-    /// Completes a pop that holds an item reservation. The item leaves the
+    /// Completes a pop that held an item reservation. The item leaves the
     /// container here, in the call that returns it.
     fn pop_reserved(&mut self, state: &mut State<T>) -> Result<T, PopTimeoutError> {
-        state.pop_reserved -= 1;
         // While open, a reservation always has its item; after `close()`,
         // every waiter was reserved and the last ones may find none.
         self.core.remove(state).ok_or(PopTimeoutError::Closed)
@@ -452,47 +474,51 @@ impl<T> PopOp<'_, T> {
 impl<T> Op for PopOp<'_, T> {
     type Output = Result<T, PopTimeoutError>;
 
-    // Waiting poppers' wakers live in `State::pop_waiting`.
-    const OWN_WAKERS: bool = true;
-
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
-        let mut state = core.lock();
-        if let Some(id) = self.waiting {
-            if state.pop_waiting.still_waiting(id, cx.waker()) {
+        if let Some(ticket) = &mut self.waiting {
+            let Some(mut state) = claim(core, ticket, cx, |s| &mut s.pop) else {
                 return Poll::Pending;
-            }
+            };
             // Gone from the queue: an item was reserved for us.
             self.waiting = None;
             return Poll::Ready(self.pop_reserved(&mut state));
         }
-        if state.has_free_item() {
-            if let Some(item) = core.remove(&mut state) {
-                return Poll::Ready(Ok(item));
+        let attempt = try_or_wait(
+            core,
+            cx,
+            |state| {
+                if state.has_free_item() {
+                    if let Some(item) = core.remove(state) {
+                        return Some(Ok(item));
+                    }
+                }
+                // Empty (or every item is promised to an earlier waiter):
+                // queue up, unless closed.
+                state.closed.then_some(Err(PopTimeoutError::Closed))
+            },
+            |state| &mut state.pop.waiting,
+        );
+        match attempt {
+            Ok(out) => Poll::Ready(out),
+            Err(ticket) => {
+                self.waiting = Some(ticket);
+                Poll::Pending
             }
         }
-        if state.closed {
-            return Poll::Ready(Err(PopTimeoutError::Closed));
-        }
-        // Empty (or every item is promised to an earlier waiter): queue up.
-        // Under the lock, so waiters are served in arrival order.
-        let id = state.next_id;
-        state.next_id += 1;
-        state.pop_waiting.push(id, cx.waker());
-        self.waiting = Some(id);
-        Poll::Pending
     }
 
-    fn on_timeout(&mut self) -> Self::Output {
-        let Some(id) = self.waiting.take() else {
-            return Err(PopTimeoutError::Timeout);
+    fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(ticket) = self.waiting.take() else {
+            return Poll::Ready(Err(PopTimeoutError::Timeout));
         };
-        let mut state = self.core.lock();
-        if state.pop_waiting.withdraw(id) {
-            return Err(PopTimeoutError::Timeout);
-        }
-        // An item was reserved for us as the deadline passed: take it.
-        self.pop_reserved(&mut state)
+        Poll::Ready(
+            match claim_or_withdraw(self.core, &ticket, |s| &mut s.pop) {
+                // An item was reserved for us as the deadline passed: take it.
+                Ok(mut state) => self.pop_reserved(&mut state),
+                Err(()) => Err(PopTimeoutError::Timeout),
+            },
+        )
     }
 
     fn may_wake_on_drop(&self) -> bool {
@@ -504,13 +530,8 @@ impl<T> Drop for PopOp<'_, T> {
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw. If an item had been reserved
         // for us, it never left the container; offer it to the next waiter.
-        if let Some(id) = self.waiting.take() {
-            let core = self.core;
-            let mut state = core.lock();
-            if !state.pop_waiting.withdraw(id) {
-                state.pop_reserved -= 1;
-                core.offer_item(&mut state);
-            }
+        if let Some(ticket) = self.waiting.take() {
+            abandon(self.core, &ticket, |s| &mut s.pop, Core::offer_item);
         }
     }
 }
@@ -529,13 +550,22 @@ pub(crate) struct JoinOp<'a, T> {
     core: &'a Core<T>,
     /// The join generation seen on the first poll.
     start: Option<usize>,
-    listener: Option<EventListener>,
+    /// Our place in `join_waiting`, while waiting.
+    waiting: Option<Ticket>,
+}
+
+/// Whether a `join` that started at join generation `start` may return.
+fn join_released<T>(start: &mut Option<usize>, state: &State<T>) -> bool {
+    state.unfinished == 0 || *start.get_or_insert(state.join_generation) != state.join_generation
 }
 
 impl<T> JoinOp<'_, T> {
-    fn released(&mut self, state: &State<T>) -> bool {
-        state.unfinished == 0
-            || *self.start.get_or_insert(state.join_generation) != state.join_generation
+    /// Leaves the line (if still in it) and reports whether we were released.
+    fn settle(&mut self, state: &mut State<T>) -> bool {
+        if let Some(ticket) = self.waiting.take() {
+            state.join_waiting.remove(&ticket);
+        }
+        join_released(&mut self.start, state)
     }
 }
 
@@ -543,35 +573,50 @@ impl<T> Op for JoinOp<'_, T> {
     type Output = bool;
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        loop {
-            if let Some(listener) = &mut self.listener {
-                std::task::ready!(Pin::new(listener).poll(cx));
-                self.listener = None;
+        let core = self.core;
+        if let Some(ticket) = &mut self.waiting {
+            let fresh = ticket.fresh(cx);
+            let mut state = core.lock();
+            // Woken (removed) only by the `task_done` that released us.
+            if state.join_waiting.still_waiting(ticket, fresh)
+                && !join_released(&mut self.start, &state)
+            {
+                return Poll::Pending;
             }
-            let core = self.core;
-            let state = core.lock();
-            if self.released(&state) {
-                return Poll::Ready(true);
+            return Poll::Ready(self.settle(&mut state));
+        }
+        let start = &mut self.start;
+        let attempt = try_or_wait(
+            core,
+            cx,
+            |state| join_released(start, state).then_some(()),
+            |state| &mut state.join_waiting,
+        );
+        match attempt {
+            Ok(()) => Poll::Ready(true),
+            Err(ticket) => {
+                self.waiting = Some(ticket);
+                Poll::Pending
             }
-            // Listening under the lock: `task_done` notifies under it too.
-            self.listener = Some(core.join_ops.listen());
         }
     }
 
-    fn on_timeout(&mut self) -> bool {
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
-        }
-        let state = self.core.lock();
-        self.released(&state)
+    fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<bool> {
+        let core = self.core;
+        let mut state = core.lock();
+        Poll::Ready(self.settle(&mut state))
+    }
+
+    fn may_wake_on_drop(&self) -> bool {
+        // A join notification is for everyone: nothing to pass on.
+        false
     }
 }
 
 impl<T> Drop for JoinOp<'_, T> {
     fn drop(&mut self) {
-        // A join notification is for everyone: nothing to pass on.
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
+        if let Some(ticket) = self.waiting.take() {
+            self.core.lock().join_waiting.remove(&ticket);
         }
     }
 }
@@ -579,7 +624,7 @@ impl<T> Drop for JoinOp<'_, T> {
 impl<T> fmt::Debug for JoinOp<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinOp")
-            .field("waiting", &self.listener.is_some())
+            .field("waiting", &self.waiting.is_some())
             .finish()
     }
 }

@@ -1,0 +1,260 @@
+//! The one waiter list: every primitive's sleeping waiters, in FIFO order,
+//! each with its waker and a per-waiter payload (the permits a semaphore
+//! acquire needs, a barrier party's outcome, …).
+//!
+//! A [`WaitList`] lives inside the primitive's own state, under its own
+//! mutex, so a waiter's place in line changes atomically with the state it
+//! waits for. Ids are handed out in increasing order and waiters only join
+//! at the back, so the list's order is arrival order (and id order: a
+//! waiter is found by binary search) and its front is the oldest waiter.
+//!
+//! # Waker rules
+//!
+//! A waker's `clone`, `wake` and `drop` are user code (see `engine.rs`).
+//! The list enforces the rules for every primitive at once:
+//!
+//! * it never clones a waker: a waiter brings a [`NewWaker`], cloned from
+//!   its `Context` *before* it took the primitive's lock;
+//! * every waker it lets go of — woken, replaced, or removed with its
+//!   waiter — goes through the engine's [`wake_deferred`] or
+//!   [`drop_deferred`], which run it only after the lock is released;
+//! * a waiter keeps a [`Ticket`], which remembers which waker it stored, so
+//!   a re-poll with the same waker touches nothing, and a re-poll with a new
+//!   one clones it outside the lock ([`Ticket::fresh`]) before swapping it
+//!   in.
+//!
+//! # How the primitives use it
+//!
+//! Most hand a resource to a waiter by removing it from the front and
+//! waking it ([`wake_front`](WaitList::wake_front)): the waiter then learns
+//! its outcome by finding itself gone, under the same lock
+//! ([`still_waiting`](WaitList::still_waiting)). A barrier instead writes
+//! the outcome into the entry's payload and wakes it in place
+//! ([`Entry::wake`]), since ranks must survive later generations.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::task::{Context, Waker};
+
+use crate::engine::{drop_deferred, wake_deferred};
+
+/// Which waker a waiter stored: the data and vtable pointers that
+/// [`Waker::will_wake`] compares, readable without the lock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerKey(usize, usize);
+
+impl WakerKey {
+    fn of(waker: &Waker) -> WakerKey {
+        // Addresses only, never dereferenced: the same comparison as
+        // `will_wake` (a false "changed" merely costs one clone).
+        WakerKey(
+            waker.data() as usize,
+            std::ptr::from_ref(waker.vtable()) as usize,
+        )
+    }
+}
+
+/// A waker the list or a waiter owns: its drop is deferred past any lock
+/// held on this thread.
+struct Owned(Option<Waker>);
+
+impl Owned {
+    /// Wakes it (deferred), leaving nothing behind.
+    fn wake(&mut self) {
+        if let Some(waker) = self.0.take() {
+            wake_deferred(waker);
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.take() {
+            drop_deferred(waker);
+        }
+    }
+}
+
+/// A clone of the caller's waker, taken before any lock, ready to be stored.
+pub(crate) struct NewWaker {
+    waker: Owned,
+    key: WakerKey,
+}
+
+impl NewWaker {
+    /// Clones `cx`'s waker. Call it only while holding no lock.
+    #[inline]
+    pub(crate) fn of(cx: &Context<'_>) -> NewWaker {
+        NewWaker {
+            key: WakerKey::of(cx.waker()),
+            waker: Owned(Some(cx.waker().clone())),
+        }
+    }
+}
+
+/// A waiter's claim on its entry: its id, and which waker it stored.
+pub(crate) struct Ticket {
+    id: u64,
+    key: WakerKey,
+}
+
+impl Ticket {
+    /// A clone of `cx`'s waker if it is not the one this waiter stored
+    /// (clone it before taking the lock, then hand it to
+    /// [`WaitList::still_waiting`]); `None` when nothing changed.
+    #[inline]
+    pub(crate) fn fresh(&mut self, cx: &Context<'_>) -> Option<NewWaker> {
+        if WakerKey::of(cx.waker()) == self.key {
+            return None;
+        }
+        let new = NewWaker::of(cx);
+        self.key = new.key;
+        Some(new)
+    }
+
+    /// The waiter's id: increasing in arrival order.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Ticket").field(&self.id).finish()
+    }
+}
+
+/// One waiter: its id, its waker (until woken) and its payload.
+pub(crate) struct Entry<P> {
+    id: u64,
+    waker: Owned,
+    pub(crate) payload: P,
+}
+
+impl<P> Entry<P> {
+    /// Wakes this waiter in place (deferred); it stays in the list. A
+    /// waiter woken this way must not be woken again.
+    pub(crate) fn wake(&mut self) {
+        self.waker.wake();
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// The waiters of one primitive (or of one side of it), oldest first.
+pub(crate) struct WaitList<P> {
+    entries: VecDeque<Entry<P>>,
+    next_id: u64,
+}
+
+impl<P> WaitList<P> {
+    pub(crate) const fn new() -> Self {
+        WaitList {
+            entries: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The id the next waiter to join will get.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Joins the back of the line with `waker` and `payload`.
+    pub(crate) fn push(&mut self, waker: NewWaker, payload: P) -> Ticket {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_back(Entry {
+            id,
+            waker: waker.waker,
+            payload,
+        });
+        Ticket { id, key: waker.key }
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        // Ids increase along the list; the front is the common case.
+        match self.entries.front() {
+            Some(front) if front.id == id => Some(0),
+            _ => self.entries.binary_search_by_key(&id, |e| e.id).ok(),
+        }
+    }
+
+    /// The oldest waiter, if any.
+    pub(crate) fn front(&self) -> Option<&Entry<P>> {
+        self.entries.front()
+    }
+
+    /// The entry of `ticket`'s waiter, if it is still in the list.
+    pub(crate) fn get_mut(&mut self, ticket: &Ticket) -> Option<&mut Entry<P>> {
+        let i = self.position(ticket.id)?;
+        self.entries.get_mut(i)
+    }
+
+    /// Whether `ticket`'s waiter is still in the list; if so it now holds
+    /// `fresh` (from [`Ticket::fresh`]), if any. The replaced or unused
+    /// waker is dropped after the lock is released.
+    pub(crate) fn still_waiting(&mut self, ticket: &Ticket, fresh: Option<NewWaker>) -> bool {
+        match self.get_mut(ticket) {
+            Some(entry) => {
+                if let Some(new) = fresh {
+                    // The old waker drops (deferred) with the replaced value.
+                    entry.waker = new.waker;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes `ticket`'s waiter out of line (cancellation, timeout).
+    /// Returns its payload and whether it was the front, or `None` if it was
+    /// no longer in the list.
+    pub(crate) fn remove(&mut self, ticket: &Ticket) -> Option<(P, bool)> {
+        let i = self.position(ticket.id)?;
+        let entry = self.entries.remove(i)?;
+        // The entry's waker drops (deferred) here.
+        Some((entry.payload, i == 0))
+    }
+
+    /// Removes the oldest waiter and wakes it (deferred); returns its
+    /// payload.
+    pub(crate) fn wake_front(&mut self) -> Option<P> {
+        let mut entry = self.entries.pop_front()?;
+        entry.waker.wake();
+        Some(entry.payload)
+    }
+
+    /// Removes and wakes (deferred) every waiter; returns how many there
+    /// were. Keeps the list's buffer for the next waiters.
+    pub(crate) fn wake_all(&mut self) -> usize {
+        let n = self.entries.len();
+        for mut entry in self.entries.drain(..) {
+            entry.waker.wake();
+        }
+        n
+    }
+
+    /// Every waiter, oldest first, for in-place updates ([`Entry::wake`]).
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry<P>> {
+        self.entries.iter_mut()
+    }
+}
+
+impl<P> fmt::Debug for WaitList<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitList")
+            .field("waiting", &self.entries.len())
+            .finish()
+    }
+}
