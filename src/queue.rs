@@ -90,41 +90,16 @@
 //! `join`. Reservations are made under the same mutex, and a woken waiter
 //! re-takes it before looking at the state.
 //!
-//! # Storage: measured
+//! # Storage
 //!
 //! One mutex over a plain `VecDeque` / `Vec` / heap, rather than a
-//! lock-free `concurrent-queue` (what async-channel uses) for the FIFO:
-//!
-//! * the engine's bookkeeping (reservations, waiter counts, unfinished
-//!   tasks, closed) must change *atomically with* the buffer; with a
-//!   lock-free buffer it would need its own synchronisation on top, paying
-//!   twice;
-//! * measured, the short critical section is not slower anyway.
-//!   `benches/queue_storage.rs`, 20 000 items per run, blocking threads,
-//!   `QUEUE_STORAGE_PAIRED=41` (41 interleaved A/B rounds, medians; a
-//!   2-core machine shared with other builds, load average ≈ 2.3, so
-//!   ratios are more telling than absolute times):
-//!
-//! | workload | A | median A | B | median B | A/B |
-//! |---|---|---|---|---|---|
-//! | spsc | buffer `Mutex<VecDeque>` | 0.298 ms | `ConcurrentQueue::unbounded` | 0.462 ms | 0.65 |
-//! | spsc | buffer `Mutex<VecDeque>` | 0.299 ms | `ConcurrentQueue::bounded(1024)` | 0.402 ms | 0.74 |
-//! | mpmc 2+2 | buffer `Mutex<VecDeque>` | 0.508 ms | `ConcurrentQueue::unbounded` | 0.577 ms | 0.88 |
-//! | mpmc 2+2 | buffer `Mutex<VecDeque>` | 0.578 ms | `ConcurrentQueue::bounded(1024)` | 0.790 ms | 0.73 |
-//! | spsc | `Queue::unbounded` | 0.964 ms | async-channel unbounded | 1.700 ms | 0.57 |
-//! | spsc | `Queue::bounded(64)` | 7.477 ms | async-channel bounded(64) | 7.490 ms | 1.00 |
-//! | mpmc 2+2 | `Queue::unbounded` | 1.490 ms | async-channel unbounded | 1.933 ms | 0.77 |
-//! | mpmc 2+2 | `Queue::bounded(64)` | 6.937 ms | async-channel bounded(64) | 8.305 ms | 0.84 |
-//! | spsc | `Stack::unbounded` | 1.266 ms | `Mutex<Vec>` + `Condvar` | 10.838 ms | 0.12 |
-//! | mpmc 2+2 | `Stack::unbounded` | 1.742 ms | `Mutex<Vec>` + `Condvar` | 9.984 ms | 0.17 |
-//! | spsc | `PriorityQueue::unbounded` | 2.678 ms | `Queue::unbounded` | 0.944 ms | 2.84 |
-//! | mpmc 2+2 | `PriorityQueue::unbounded` | 4.094 ms | `Queue::unbounded` | 1.629 ms | 2.51 |
-//!
-//! The textbook stack loses because std's `Condvar::notify_one` makes a
-//! futex system call on every push, waiters or not; the engine notifies only
-//! when its counters say someone waits. The priority queue pays the heap's
-//! O(log n) (raw `Mutex<BinaryHeap>` is ≈ 2.5× `Mutex<VecDeque>` in the
-//! criterion run too).
+//! lock-free buffer such as `concurrent-queue` (what async-channel uses):
+//! the engine's bookkeeping (reservations, waiters, unfinished tasks,
+//! closed) must change *atomically with* the buffer, and with a lock-free
+//! buffer it would need its own synchronisation on top, paying twice.
+//! `benches/queue_storage.rs` measures the alternatives (figures in
+//! BENCHMARKS.md). Waiters are only woken when the state says someone
+//! waits, so a push with nobody waiting makes no system call.
 //!
 //! # Python names
 //!

@@ -7,8 +7,8 @@
 //! through the feature), so `tests/loom.rs` explores every interleaving of
 //! the primitives' own state machines.
 //!
-//! Outside loom and Miri the internal mutex is parking_lot's (measured
-//! faster under contention; see the comment at its import), wrapped to stay
+//! Outside loom and Miri the internal mutex is parking_lot's (see the
+//! comment at its import for why), wrapped to stay
 //! unwind-safe like std's.
 //!
 //! What stays on `std` under loom, and why:
@@ -31,11 +31,9 @@ use crate::engine::WakeSection;
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering, fence};
-// parking_lot's mutex: measured against std's on the queue benches (2
-// cores), it halved the time per item whenever two threads contend for a
-// container (tokio multi-thread, two-thread smol, spsc between threads),
-// because it spins adaptively before parking. It lost on one shape (4+4
-// blocking threads on a bounded(64) queue, about 3x); see BENCHMARKS.md.
+// parking_lot's mutex: it spins briefly before parking, which is what a
+// lock held for a few counter updates wants when two threads contend for
+// it (benches/queue_storage.rs and BENCHMARKS.md compare it with std's).
 // Under Miri, std's: parking_lot_core casts integers to pointers when it
 // parks, which Miri's strict-provenance mode (used in CI) rejects; the
 // crate's own code does not depend on which mutex it gets, just as under

@@ -317,9 +317,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     ///
     /// # Cancel safety
     ///
-    /// As for [`Condvar::wait`]: a drop at any point leaves the mutex
-    /// unlocked by this waiter, withdraws it, and passes on a notification
-    /// it had received or consumed.
+    /// As for [`Condvar::wait`].
     ///
     /// # Panics
     ///
@@ -389,8 +387,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     ///
     /// # Panics
     ///
-    /// If `condition` panics, the panic propagates and the lock is released.
-    /// Panics if polled again after it completed.
+    /// As for [`Condvar::wait_while`]: a panicking `condition` propagates,
+    /// with the lock released.
     ///
     /// # Examples
     ///
@@ -415,7 +413,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     ///
     /// # Panics
     ///
-    /// If `condition` panics, the panic propagates and the lock is released.
+    /// As for [`Condvar::wait_while`]: a panicking `condition` propagates,
+    /// with the lock released.
     ///
     /// # Examples
     ///
@@ -486,8 +485,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     ///
     /// # Panics
     ///
-    /// If `condition` panics, the panic propagates and the lock is released.
-    /// Panics if polled again after it completed.
+    /// As for [`Condvar::wait_while`]: a panicking `condition` propagates,
+    /// with the lock released.
     ///
     /// # Examples
     ///
@@ -528,7 +527,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     ///
     /// # Panics
     ///
-    /// If `condition` panics, the panic propagates and the lock is released.
+    /// As for [`Condvar::wait_while`]: a panicking `condition` propagates,
+    /// with the lock released.
     ///
     /// # Examples
     ///
