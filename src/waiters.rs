@@ -48,8 +48,8 @@ impl WakerKey {
         // Addresses only, never dereferenced: the same comparison as
         // `will_wake` (a false "changed" merely costs one clone).
         WakerKey(
-            waker.data() as usize,
-            std::ptr::from_ref(waker.vtable()) as usize,
+            waker.data().addr(),
+            std::ptr::from_ref(waker.vtable()).addr(),
         )
     }
 }
