@@ -107,6 +107,13 @@ use crate::waiters::WaitList;
 /// test; notifying right after unlocking is fine and saves the woken waiter
 /// from bumping into a held lock.
 ///
+/// A waker is never called under a lock, including async-lock's: a
+/// notified async waiter that finds the mutex held waits in async-lock's
+/// list through a wrapper, and when the holder's `MutexGuard` is dropped
+/// outside rallypoint, its wake is run by rallypoint's wake thread (one per
+/// process, started on first use) rather than inside async-lock's unlock.
+/// [`Condition`]'s guard unlocks inside rallypoint and wakes directly.
+///
 /// One `Condvar` is normally used with one mutex. Using it with several is
 /// allowed (nothing panics, nothing is unsound), but a notification then
 /// goes to whichever waiter is oldest, whatever its mutex.

@@ -62,13 +62,24 @@
 //!   state: the others are still woken, and the first panic is resumed to
 //!   the caller of the notifying method.
 //!
-//! The one exception is a dependency that keeps listeners of its own: a
-//! condvar waiter relocking a busy [`Mutex`](crate::Mutex) waits in
-//! async-lock's listener list, which clones, drops and wakes the waker it
-//! is given under its list lock. That waker is a [`Shield`] — a wrapper
-//! whose clone and drop are a reference count, and whose wake is deferred
-//! like ours when it comes from inside a section (async-lock calls it from
-//! the unlocking thread, where the user's `wake_by_ref` then runs).
+//! A dependency that keeps listeners of its own is the one place where a
+//! waker could be called under a lock that is not ours: a condvar waiter
+//! relocking a busy [`Mutex`](crate::Mutex) waits in async-lock's listener
+//! list, which clones, drops and wakes the waker it is given under its list
+//! lock. So it is given a [`Shield`] instead — a wrapper whose clone and
+//! drop are a reference count — and the wrapper's wake is deferred:
+//!
+//! * from inside one of our sections (the unlock happened in rallypoint's
+//!   code: a condvar wait releasing the mutex, a [`ConditionGuard`]
+//!   dropped), like any other wake, on the same thread;
+//! * from anywhere else (user code dropping an async-lock `MutexGuard`),
+//!   to the **wake thread**: one thread per process, started on first such
+//!   wake, that runs these wakes with no lock held. Only async waiters take
+//!   this path, and only when their relock found the mutex busy; the
+//!   blocking driver's waker, which merely unparks a thread, is registered
+//!   as it is.
+//!
+//! [`ConditionGuard`]: crate::ConditionGuard
 //!
 //! # Why not `event-listener-strategy`
 //!
@@ -138,6 +149,29 @@ pub(crate) trait Op {
 /// represented (saturating: `Duration::MAX` waits forever).
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    /// The blocking driver's parker and the waker that unparks it: cached,
+    /// one per thread. This waker runs no user code (see [`Shield`]).
+    static PARKER: (Parker, Waker) = {
+        let (parker, unparker) = parking::pair();
+        (parker, Waker::from(unparker))
+    };
+}
+
+/// Whether `waker` is this thread's blocking-driver waker.
+fn is_own_parker(waker: &Waker) -> bool {
+    #[cfg(not(loom))]
+    return PARKER
+        .try_with(|(_, own)| own.will_wake(waker))
+        .unwrap_or(false);
+    #[cfg(loom)]
+    {
+        let _ = waker;
+        false
+    }
 }
 
 /// Drives an [`Op`] to completion, asynchronously or by blocking, with an
@@ -218,12 +252,6 @@ impl<O: Op> Timed<O> {
         if let Some(out) = self.op.poll_fast() {
             self.done = true;
             return out;
-        }
-        thread_local! {
-            static PARKER: (Parker, Waker) = {
-                let (parker, unparker) = parking::pair();
-                (parker, Waker::from(unparker))
-            };
         }
         PARKER
             .try_with(|(parker, waker)| self.block_with(parker, waker))
@@ -328,6 +356,8 @@ struct Sections {
 enum Deferred {
     Wake(Waker),
     Drop(Waker),
+    /// A [`Shield`]ed waker, woken by reference (no clone of user code).
+    WakeShielded(Arc<Shielded>),
 }
 
 #[cfg(not(loom))]
@@ -396,6 +426,7 @@ fn run_deferred() {
             let ran = catch_unwind(AssertUnwindSafe(|| match deferred {
                 Deferred::Wake(waker) => waker.wake(),
                 Deferred::Drop(waker) => drop(waker),
+                Deferred::WakeShielded(shielded) => shielded.0.wake_by_ref(),
             }));
             if let Err(payload) = ran {
                 panic.get_or_insert(payload);
@@ -441,7 +472,7 @@ fn defer(deferred: Deferred) -> Option<Deferred> {
 /// ends, or at once if none is open.
 #[inline]
 pub(crate) fn wake_deferred(waker: Waker) {
-    if let Some(Deferred::Wake(waker) | Deferred::Drop(waker)) = defer(Deferred::Wake(waker)) {
+    if let Some(Deferred::Wake(waker)) = defer(Deferred::Wake(waker)) {
         waker.wake();
     }
 }
@@ -460,7 +491,8 @@ pub(crate) fn drop_deferred(waker: Waker) {
 /// The waker handed to a dependency that keeps its own listeners (see "Wakers
 /// are user code"): a reference-counted wrapper around the caller's waker,
 /// made (outside any lock) only when the dependency actually has to wait,
-/// and reused while the caller's waker does not change.
+/// and reused while the caller's waker does not change. The blocking
+/// driver's own waker needs no wrapper: it only unparks a thread.
 #[derive(Default)]
 pub(crate) struct Shield {
     wrapper: Option<Waker>,
@@ -470,7 +502,10 @@ pub(crate) struct Shield {
 
 impl Shield {
     /// A waker to register with a dependency on behalf of `cx`'s waker.
-    pub(crate) fn waker(&mut self, cx: &Context<'_>) -> &Waker {
+    pub(crate) fn waker<'w>(&'w mut self, cx: &'w Context<'_>) -> &'w Waker {
+        if is_own_parker(cx.waker()) {
+            return cx.waker();
+        }
         let current = match &self.inner {
             Some(inner) => inner.0.will_wake(cx.waker()),
             None => false,
@@ -505,15 +540,14 @@ impl Wake for Shielded {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // Inside one of our sections: queue a clone of the wrapper (our own
-        // reference count, no user code); the queue's wake comes back here
-        // once the section has ended. Outside (async-lock waking from an
-        // unlock): wake the caller by reference, cloning nothing.
-        if let Some(Deferred::Wake(wrapper) | Deferred::Drop(wrapper)) =
-            defer(Deferred::Wake(Waker::from(self.clone())))
+        // Inside one of our sections: queue a reference (our own count, no
+        // user code); the section wakes it once it has ended, with no lock
+        // held. Outside: the dependency calls us under its own lock
+        // (async-lock waking a relocker from an unlock in user code), so
+        // hand the wake to the wake thread.
+        if let Some(Deferred::WakeShielded(shielded)) = defer(Deferred::WakeShielded(self.clone()))
         {
-            drop(wrapper);
-            self.0.wake_by_ref();
+            wake_thread::wake_later(shielded);
         }
     }
 }
@@ -523,6 +557,72 @@ impl Drop for Shielded {
         // SAFETY: taken exactly once, here, in the destructor.
         let waker = unsafe { ManuallyDrop::take(&mut self.0) };
         drop_deferred(waker);
+    }
+}
+
+/// The one thread that runs wakes handed over by a dependency's listener
+/// list from outside our sections (see [`Shielded`]): started on first
+/// use, it sleeps until given a wake, so it costs nothing while no
+/// dependency wakes a shielded waiter from an unlock of its own. (Under
+/// loom, which cannot model a lazily started thread, and if no thread can
+/// be started, such a wake runs inline.)
+mod wake_thread {
+    use super::Shielded;
+    use std::sync::Arc;
+
+    #[cfg(not(loom))]
+    pub(super) fn wake_later(shielded: Arc<Shielded>) {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        use std::sync::{Mutex, OnceLock, PoisonError};
+
+        struct WakeThread {
+            queue: Mutex<Vec<Arc<Shielded>>>,
+            unparker: parking::Unparker,
+        }
+        static THREAD: OnceLock<Option<WakeThread>> = OnceLock::new();
+
+        let thread = THREAD.get_or_init(|| {
+            let (parker, unparker) = parking::pair();
+            let spawned = std::thread::Builder::new()
+                .name("rallypoint-wake".into())
+                .spawn(move || {
+                    loop {
+                        parker.park();
+                        let Some(Some(thread)) = THREAD.get() else {
+                            continue;
+                        };
+                        let batch = std::mem::take(
+                            &mut *thread.queue.lock().unwrap_or_else(PoisonError::into_inner),
+                        );
+                        for shielded in batch {
+                            // A panicking waker is reported by the panic
+                            // hook and must not stop the other wakes.
+                            let _ = catch_unwind(AssertUnwindSafe(|| shielded.0.wake_by_ref()));
+                        }
+                    }
+                });
+            spawned.ok().map(|_| WakeThread {
+                queue: Mutex::new(Vec::new()),
+                unparker,
+            })
+        });
+        match thread {
+            Some(thread) => {
+                // The queue's lock never runs user code.
+                thread
+                    .queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(shielded);
+                thread.unparker.unpark();
+            }
+            None => shielded.0.wake_by_ref(),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(super) fn wake_later(shielded: Arc<Shielded>) {
+        shielded.0.wake_by_ref();
     }
 }
 

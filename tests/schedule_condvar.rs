@@ -294,6 +294,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         if m.holder == Holder::Free && m.relockers().next().is_some() {
+            // Released in the test's code (an unlock, or a completed wait's
+            // guard dropped by the pool): the wake may still be on its way
+            // from the wake thread.
+            await_relocker_wake(&pool, &m);
             prop_assert!(
                 m.relockers().any(|k| pool.woken(k)),
                 "step {step}: mutex free but no relocker woken after {op:?}"
@@ -305,6 +309,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     drop(test_guard.take());
     if m.holder == Holder::Test {
         m.holder = Holder::Free;
+        await_relocker_wake(&pool, &m);
     }
     for k in 0..WAITERS {
         if m.w[k] == W::Fresh {
@@ -313,11 +318,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
     }
     condvar.notify_all();
-    for _round in 0..=WAITERS {
+    // Bounded in time, not in rounds: a completed wait drops its guard in
+    // the test's code, outside rallypoint, so the next relocker's wake
+    // comes from rallypoint's wake thread (see `await_relocker_wake`).
+    let start = std::time::Instant::now();
+    while m.w.iter().any(|w| *w != W::Empty) && start.elapsed() < Duration::from_secs(10) {
+        let mut progress = false;
         for k in 0..WAITERS {
             if m.w[k] != W::Empty && pool.woken(k) && pool.poll(k).is_ready() {
                 m.w[k] = W::Empty;
+                progress = true;
             }
+        }
+        if !progress {
+            std::thread::sleep(Duration::from_micros(50));
         }
     }
     for k in 0..WAITERS {
@@ -325,6 +339,25 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     }
     prop_assert!(mutex.try_lock().is_some(), "final: mutex left locked");
     Ok(())
+}
+
+/// The test's own unlock (an async-lock guard dropped outside rallypoint)
+/// wakes a relocker through rallypoint's wake thread, so that no user waker
+/// runs under async-lock's listener lock: the wake arrives shortly after
+/// the unlock rather than during it. Waits (bounded) for it, so that the
+/// model's checks see it.
+fn await_relocker_wake(pool: &Pool<'_, bool>, m: &Model) {
+    if m.relockers().next().is_none() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while !m.relockers().any(|k| pool.woken(k)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no relocker woken 10 s after the mutex was released"
+        );
+        std::thread::sleep(Duration::from_micros(50));
+    }
 }
 
 proptest! {

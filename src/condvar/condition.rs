@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use super::wait::{LazyLock, wait_future};
 use super::{Condvar, NoPredicate, WaitTimeoutResult};
-use crate::engine::deadline_after;
+use crate::engine::{WakeSection, deadline_after};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::sync::loom_const_fn;
 
@@ -20,14 +21,14 @@ wait_future! {
     /// Future returned by [`ConditionGuard::wait`]; resolves to the relocked
     /// guard.
     pub struct ConditionWait<'a, T>(predicate: NoPredicate<T>) -> ConditionGuard<'a, T>;
-    |condvar, (guard, _)| ConditionGuard { guard, condvar }
+    |condvar, (guard, _)| ConditionGuard::new(guard, condvar)
 }
 
 wait_future! {
     /// Future returned by [`ConditionGuard::wait_while`]; resolves to the
     /// relocked guard once the predicate returns `false`.
     pub struct ConditionWaitWhile<'a, T, F>(predicate: F) -> ConditionGuard<'a, T>;
-    |condvar, (guard, _)| ConditionGuard { guard, condvar }
+    |condvar, (guard, _)| ConditionGuard::new(guard, condvar)
 }
 
 wait_future! {
@@ -35,7 +36,7 @@ wait_future! {
     /// relocked guard and whether the wait timed out.
     pub struct ConditionWaitTimeout<'a, T>(predicate: NoPredicate<T>)
         -> (ConditionGuard<'a, T>, WaitTimeoutResult);
-    |condvar, (guard, timed_out)| (ConditionGuard { guard, condvar }, WaitTimeoutResult(timed_out))
+    |condvar, (guard, timed_out)| (ConditionGuard::new(guard, condvar), WaitTimeoutResult(timed_out))
 }
 
 wait_future! {
@@ -44,7 +45,7 @@ wait_future! {
     /// still true.
     pub struct ConditionWaitWhileTimeout<'a, T, F>(predicate: F)
         -> (ConditionGuard<'a, T>, WaitTimeoutResult);
-    |condvar, (guard, timed_out)| (ConditionGuard { guard, condvar }, WaitTimeoutResult(timed_out))
+    |condvar, (guard, timed_out)| (ConditionGuard::new(guard, condvar), WaitTimeoutResult(timed_out))
 }
 
 /// A value behind a mutex, with a condition variable attached: Python's
@@ -132,7 +133,8 @@ pub struct Condition<T: ?Sized> {
 /// ```
 #[must_use = "if unused the Condition will immediately unlock"]
 pub struct ConditionGuard<'a, T: ?Sized> {
-    guard: MutexGuard<'a, T>,
+    /// Dropped by hand, inside a wake section (see `Drop`).
+    guard: ManuallyDrop<MutexGuard<'a, T>>,
     condvar: &'a Condvar,
 }
 
@@ -171,10 +173,7 @@ impl<T> Condition<T> {
 
 impl<T: ?Sized> Condition<T> {
     fn guard<'a>(&'a self, guard: MutexGuard<'a, T>) -> ConditionGuard<'a, T> {
-        ConditionGuard {
-            guard,
-            condvar: &self.condvar,
-        }
+        ConditionGuard::new(guard, &self.condvar)
     }
 
     /// Locks the condition's mutex.
@@ -346,7 +345,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// setter.join().unwrap();
     /// ```
     pub fn wait(self) -> ConditionWait<'a, T> {
-        ConditionWait::new(self.condvar, self.guard, None, None)
+        let (guard, condvar) = self.into_parts();
+        ConditionWait::new(condvar, guard, None, None)
     }
 
     /// Blocking form of [`wait`](ConditionGuard::wait).
@@ -404,7 +404,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     where
         F: FnMut(&mut T) -> bool,
     {
-        ConditionWaitWhile::new(self.condvar, self.guard, Some(condition), None)
+        let (guard, condvar) = self.into_parts();
+        ConditionWaitWhile::new(condvar, guard, Some(condition), None)
     }
 
     /// Blocking form of [`wait_while`](ConditionGuard::wait_while).
@@ -453,7 +454,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// # });
     /// ```
     pub fn wait_timeout(self, timeout: Duration) -> ConditionWaitTimeout<'a, T> {
-        ConditionWaitTimeout::new(self.condvar, self.guard, None, deadline_after(timeout))
+        let (guard, condvar) = self.into_parts();
+        ConditionWaitTimeout::new(condvar, guard, None, deadline_after(timeout))
     }
 
     /// Blocking form of [`wait_timeout`](ConditionGuard::wait_timeout).
@@ -512,12 +514,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     where
         F: FnMut(&mut T) -> bool,
     {
-        ConditionWaitWhileTimeout::new(
-            self.condvar,
-            self.guard,
-            Some(condition),
-            deadline_after(timeout),
-        )
+        let (guard, condvar) = self.into_parts();
+        ConditionWaitWhileTimeout::new(condvar, guard, Some(condition), deadline_after(timeout))
     }
 
     /// Blocking form of
@@ -550,6 +548,37 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
         F: FnMut(&mut T) -> bool,
     {
         self.wait_while_timeout(condition, timeout).block()
+    }
+}
+
+impl<'a, T: ?Sized> ConditionGuard<'a, T> {
+    pub(super) fn new(guard: MutexGuard<'a, T>, condvar: &'a Condvar) -> Self {
+        ConditionGuard {
+            guard: ManuallyDrop::new(guard),
+            condvar,
+        }
+    }
+
+    /// The inner guard (not unlocked) and the condvar, for a wait.
+    fn into_parts(self) -> (MutexGuard<'a, T>, &'a Condvar) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the guard is
+        // taken exactly once.
+        let guard = unsafe { ManuallyDrop::take(&mut this.guard) };
+        (guard, this.condvar)
+    }
+}
+
+impl<T: ?Sized> Drop for ConditionGuard<'_, T> {
+    fn drop(&mut self) {
+        // Unlocking wakes the next locker or relocking waiter through
+        // async-lock's listener list, under its lock: inside our section,
+        // that wake is deferred until the list's lock is released, and runs
+        // here, on this thread.
+        let _section = WakeSection::enter();
+        // SAFETY: dropped exactly once, here; `into_parts` forgets `self`
+        // instead of dropping it.
+        unsafe { ManuallyDrop::drop(&mut self.guard) }
     }
 }
 
@@ -593,7 +622,7 @@ impl<'a, T: ?Sized> Future for ConditionLock<'a, T> {
         let condvar = self.condvar;
         self.lock
             .poll(cx)
-            .map(|guard| ConditionGuard { guard, condvar })
+            .map(|guard| ConditionGuard::new(guard, condvar))
     }
 }
 
