@@ -50,7 +50,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::engine::{Op, deadline_after, named_future};
-use crate::sync::{Locked, Mutex, lock, loom_const_fn};
+use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
 type Action = Box<dyn FnMut() + Send + 'static>;
@@ -103,6 +103,12 @@ type Action = Box<dyn FnMut() + Send + 'static>;
 /// ```
 pub struct Barrier {
     parties: usize,
+    /// `State::count`, stored under the lock whenever it changes, read
+    /// without it: a hint telling an arriving party whether it will
+    /// probably wait (and so should clone its waker before locking) or
+    /// trip the barrier (and needs none). Relaxed: a stale value costs a
+    /// wasted clone or one more lock round, never correctness.
+    count_hint: AtomicUsize,
     default_timeout: Option<Duration>,
     state: Mutex<State>,
 }
@@ -337,6 +343,7 @@ impl Barrier {
         ) -> Barrier {
             Barrier {
                 parties,
+                count_hint: AtomicUsize::new(0),
                 default_timeout: timeout,
                 state: Mutex::new(State {
                     count: 0,
@@ -470,10 +477,16 @@ impl Barrier {
         state.generation = state.generation.wrapping_add(1);
         if state.count > 0 {
             state.count = 0;
+            self.note_count(0);
             // Broken, for every party of this generation (earlier ones have
             // their outcomes already).
             state.settle(|| None);
         }
+    }
+
+    /// Updates the hint (see `count_hint`); call with the lock held.
+    fn note_count(&self, count: usize) {
+        self.count_hint.store(count, Ordering::Relaxed);
     }
 
     fn wait_op(&self) -> WaitOp<'_> {
@@ -631,9 +644,14 @@ impl WaitOp<'_> {
         .ok_or(BrokenBarrierError)
     }
 
-    /// Arrives with `waker` (cloned before the lock); returns the result at
-    /// once for the leader or a broken barrier.
-    fn arrive(&mut self, waker: NewWaker) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
+    /// Arrives with `waker`, cloned before the lock if the hint said this
+    /// party would wait (else `None`: it then stores one in a second lock
+    /// round); returns the result at once for the leader or a broken
+    /// barrier.
+    fn arrive(
+        &mut self,
+        waker: Option<NewWaker>,
+    ) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
         let barrier = self.barrier;
         let mut state = lock(&barrier.state);
         if state.broken {
@@ -645,6 +663,7 @@ impl WaitOp<'_> {
             return None;
         }
         state.count += 1;
+        barrier.note_count(state.count);
         if state.count < barrier.parties {
             // Under the lock, so the slots are in arrival order.
             self.phase = Phase::Arrived(state.slots.push(waker, None));
@@ -671,6 +690,7 @@ impl WaitOp<'_> {
         state.action = action;
         state.tripping = false;
         state.count = 0;
+        barrier.note_count(0);
         state.generation = state.generation.wrapping_add(1);
         if panic.is_some() {
             state.broken = true;
@@ -696,7 +716,7 @@ impl WaitOp<'_> {
     }
 
     /// Takes our slot out; its outcome, if our generation had ended.
-    fn leave(state: &mut State, ticket: &Ticket) -> Option<Option<usize>> {
+    fn leave(barrier: &Barrier, state: &mut State, ticket: &Ticket) -> Option<Option<usize>> {
         let (outcome, _) = state
             .slots
             .remove(ticket)
@@ -705,21 +725,19 @@ impl WaitOp<'_> {
             // Still filling: withdraw. (During a trip the count is
             // committed; the trip resets it.)
             state.count -= 1;
+            barrier.note_count(state.count);
         }
         outcome
     }
 }
 
-impl Op for WaitOp<'_> {
-    type Output = Result<BarrierWaitResult, BrokenBarrierError>;
-
-    fn may_wake_on_drop(&self) -> bool {
-        // Withdrawing only changes the count and our own slot (whose waker
-        // drop the lock's section defers).
-        false
-    }
-
-    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl WaitOp<'_> {
+    /// One step of `poll_op`: its result, or `None` to take another step
+    /// (after arriving without a waker, to store one).
+    fn step(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Result<BarrierWaitResult, BrokenBarrierError>>> {
         let arrive = match &mut self.phase {
             Phase::Start => true,
             Phase::Entering(ticket) => {
@@ -736,10 +754,10 @@ impl Op for WaitOp<'_> {
                     .get_mut(ticket)
                     .expect("barrier slot removed by another party");
                 if let Some(tag) = slot.payload {
-                    Self::leave(&mut state, ticket);
+                    Self::leave(self.barrier, &mut state, ticket);
                     drop(state);
                     self.phase = Phase::Done;
-                    return Poll::Ready(Self::outcome(tag));
+                    return Some(Poll::Ready(Self::outcome(tag)));
                 }
                 state.slots.still_waiting(ticket, fresh);
                 false
@@ -747,13 +765,39 @@ impl Op for WaitOp<'_> {
             Phase::Done => unreachable!("barrier wait polled after completion"),
         };
         if arrive {
-            // Cloned before the lock (user code).
-            if let Some(result) = self.arrive(NewWaker::of(cx)) {
+            // Clone before the lock (user code), unless the hint says this
+            // party trips the barrier and so needs no waker.
+            let barrier = self.barrier;
+            let wait = barrier.count_hint.load(Ordering::Relaxed) + 1 < barrier.parties;
+            if let Some(result) = self.arrive(wait.then(|| NewWaker::of(cx))) {
                 self.phase = Phase::Done;
-                return Poll::Ready(result);
+                return Some(Poll::Ready(result));
+            }
+            if let Phase::Arrived(ticket) | Phase::Entering(ticket) = &self.phase {
+                if !ticket.has_waker() {
+                    return None;
+                }
             }
         }
-        Poll::Pending
+        Some(Poll::Pending)
+    }
+}
+
+impl Op for WaitOp<'_> {
+    type Output = Result<BarrierWaitResult, BrokenBarrierError>;
+
+    fn may_wake_on_drop(&self) -> bool {
+        // Withdrawing only changes the count and our own slot (whose waker
+        // drop the lock's section defers).
+        false
+    }
+
+    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            if let Some(out) = self.step(cx) {
+                return out;
+            }
+        }
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -762,7 +806,7 @@ impl Op for WaitOp<'_> {
         let mut state = lock(&barrier.state);
         match phase {
             Phase::Arrived(ticket) => {
-                if let Some(tag) = Self::leave(&mut state, &ticket) {
+                if let Some(tag) = Self::leave(barrier, &mut state, &ticket) {
                     // Our generation ended as the deadline passed: keep its
                     // outcome.
                     return Poll::Ready(Self::outcome(tag));
@@ -785,7 +829,7 @@ impl Drop for WaitOp<'_> {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             // An outcome is this party's own: there is nothing to pass on.
             Phase::Arrived(ticket) => {
-                Self::leave(&mut lock(&self.barrier.state), &ticket);
+                Self::leave(self.barrier, &mut lock(&self.barrier.state), &ticket);
             }
             Phase::Entering(ticket) => {
                 lock(&self.barrier.state).entry.remove(&ticket);

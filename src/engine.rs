@@ -345,16 +345,21 @@ impl<O: fmt::Debug> fmt::Debug for Timed<O> {
 /// drops were queued meanwhile. No destructor and a `const` initialiser, so
 /// reading it is a plain thread-local access with no registration or
 /// "already destroyed" state: this runs on every wait, including the ones
-/// that complete at once. The queue itself lives in `DEFERRED`, which is
-/// only touched when something is actually deferred.
+/// that complete at once. The queues themselves live in `WAKES` and
+/// `OTHERS`, which are only touched when something is actually deferred.
 struct Sections {
     depth: Cell<usize>,
-    pending: Cell<bool>,
+    /// Which queues have something queued: [`WAKES_PENDING`],
+    /// [`OTHERS_PENDING`].
+    pending: Cell<u8>,
 }
 
-/// What the outermost section does with a waker when it ends.
+const WAKES_PENDING: u8 = 1;
+const OTHERS_PENDING: u8 = 2;
+
+/// What the outermost section does with a waker other than a plain wake
+/// (those, the common case, have a queue of their own: `WAKES`).
 enum Deferred {
-    Wake(Waker),
     Drop(Waker),
     /// A [`Shield`]ed waker, woken by reference (no clone of user code).
     WakeShielded(Arc<Shielded>),
@@ -363,10 +368,12 @@ enum Deferred {
 #[cfg(not(loom))]
 thread_local! {
     static SECTIONS: Sections = const {
-        Sections { depth: Cell::new(0), pending: Cell::new(false) }
+        Sections { depth: Cell::new(0), pending: Cell::new(0) }
     };
-    /// Wakes and drops queued while a section is open.
-    static DEFERRED: RefCell<Vec<Deferred>> = const { RefCell::new(Vec::new()) };
+    /// Wakes queued while a section is open.
+    static WAKES: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    /// Drops and shielded wakes queued while a section is open.
+    static OTHERS: RefCell<Vec<Deferred>> = const { RefCell::new(Vec::new()) };
 }
 
 // Loom runs its threads on one OS thread: its own thread-locals are needed.
@@ -374,9 +381,10 @@ thread_local! {
 loom::thread_local! {
     static SECTIONS: Sections = Sections {
         depth: Cell::new(0),
-        pending: Cell::new(false),
+        pending: Cell::new(0),
     };
-    static DEFERRED: RefCell<Vec<Deferred>> = RefCell::new(Vec::new());
+    static WAKES: RefCell<Vec<Waker>> = RefCell::new(Vec::new());
+    static OTHERS: RefCell<Vec<Deferred>> = RefCell::new(Vec::new());
 }
 
 /// While alive, wakes and waker drops on this thread are queued and run
@@ -395,50 +403,52 @@ impl WakeSection {
 impl Drop for WakeSection {
     #[inline]
     fn drop(&mut self) {
-        let run = SECTIONS.with(|s| {
+        let pending = SECTIONS.with(|s| {
             let depth = s.depth.get() - 1;
             s.depth.set(depth);
-            depth == 0 && s.pending.replace(false)
+            if depth == 0 { s.pending.replace(0) } else { 0 }
         });
-        if run {
-            run_deferred();
+        if pending != 0 {
+            run_deferred(pending);
         }
     }
 }
 
 /// Runs the wakes and drops queued by the outermost section that just
-/// ended, each under `catch_unwind`; resumes the first panic once all have
-/// run.
+/// ended (`pending` says which queues have some), each under
+/// `catch_unwind`; resumes the first panic once all have run.
+///
+/// One pass is enough: nothing is queued outside a section, and a waker
+/// that re-enters a primitive opens a section of its own, whose end runs
+/// what it queued.
 #[cold]
-fn run_deferred() {
+fn run_deferred(pending: u8) {
     let mut panic = None;
-    loop {
-        // Taken out while the wakers run: a waker may re-enter a primitive,
-        // whose own section then queues (and runs) its wakes.
-        let taken = DEFERRED.try_with(|q| {
-            let mut q = q.borrow_mut();
-            (!q.is_empty()).then(|| std::mem::take(&mut *q))
-        });
-        let Ok(Some(mut queued)) = taken else {
-            break;
-        };
-        for deferred in queued.drain(..) {
-            let ran = catch_unwind(AssertUnwindSafe(|| match deferred {
-                Deferred::Wake(waker) => waker.wake(),
-                Deferred::Drop(waker) => drop(waker),
-                Deferred::WakeShielded(shielded) => shielded.0.wake_by_ref(),
-            }));
-            if let Err(payload) = ran {
-                panic.get_or_insert(payload);
+    // Taken out while they run (a re-entrant waker's own section queues on
+    // a fresh buffer), and given back afterwards.
+    if pending & WAKES_PENDING != 0 {
+        if let Some(mut wakes) = take_queue(&WAKES) {
+            for waker in wakes.drain(..) {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    panic.get_or_insert(payload);
+                }
             }
+            give_back(&WAKES, wakes);
         }
-        // Give the buffer back, so that the next deferral does not allocate.
-        let _ = DEFERRED.try_with(|q| {
-            let mut q = q.borrow_mut();
-            if q.is_empty() {
-                std::mem::swap(&mut *q, &mut queued);
+    }
+    if pending & OTHERS_PENDING != 0 {
+        if let Some(mut others) = take_queue(&OTHERS) {
+            for deferred in others.drain(..) {
+                let ran = catch_unwind(AssertUnwindSafe(|| match deferred {
+                    Deferred::Drop(waker) => drop(waker),
+                    Deferred::WakeShielded(shielded) => shielded.0.wake_by_ref(),
+                }));
+                if let Err(payload) = ran {
+                    panic.get_or_insert(payload);
+                }
             }
-        });
+            give_back(&OTHERS, others);
+        }
     }
     if let Some(payload) = panic {
         // Never start a second unwind while one is in progress.
@@ -448,31 +458,70 @@ fn run_deferred() {
     }
 }
 
-/// Queues `deferred` if a section is open; otherwise hands it back.
+type Queue<T> = RefCell<Vec<T>>;
+
+#[cfg(not(loom))]
+type QueueKey<T> = std::thread::LocalKey<Queue<T>>;
+#[cfg(loom)]
+type QueueKey<T> = loom::thread::LocalKey<Queue<T>>;
+
+/// The queued items, if any (`try_with`: in a thread-local destructor the
+/// queue may be gone).
+fn take_queue<T: 'static>(key: &'static QueueKey<T>) -> Option<Vec<T>> {
+    key.try_with(|q| {
+        let mut q = q.borrow_mut();
+        (!q.is_empty()).then(|| std::mem::take(&mut *q))
+    })
+    .unwrap_or_default()
+}
+
+/// Gives an emptied buffer back, so that the next deferral does not
+/// allocate.
+fn give_back<T: 'static>(key: &'static QueueKey<T>, mut buffer: Vec<T>) {
+    let _ = key.try_with(|q| {
+        let mut q = q.borrow_mut();
+        if q.is_empty() {
+            std::mem::swap(&mut *q, &mut buffer);
+        }
+    });
+}
+
+/// Whether a [`WakeSection`] is open on this thread.
 #[inline]
-fn defer(deferred: Deferred) -> Option<Deferred> {
-    if SECTIONS.with(|s| s.depth.get()) == 0 {
-        return Some(deferred);
-    }
-    let mut slot = Some(deferred);
-    // `try_with`: in a thread-local destructor the queue may be gone; then
-    // the caller acts at once.
-    let _ = DEFERRED.try_with(|q| {
-        if let Some(deferred) = slot.take() {
-            q.borrow_mut().push(deferred);
+fn in_section() -> bool {
+    SECTIONS.with(|s| s.depth.get()) > 0
+}
+
+/// Queues `item` on `key` (whose bit in `Sections::pending` is `bit`) for
+/// the open section; hands it back if the queue is gone (in a thread-local
+/// destructor), for the caller to act at once.
+#[inline]
+fn push<T: 'static>(key: &'static QueueKey<T>, bit: u8, item: T) -> Option<T> {
+    let mut slot = Some(item);
+    let _ = key.try_with(|q| {
+        if let Some(item) = slot.take() {
+            q.borrow_mut().push(item);
         }
     });
     if slot.is_none() {
-        SECTIONS.with(|s| s.pending.set(true));
+        SECTIONS.with(|s| s.pending.set(s.pending.get() | bit));
     }
     slot
+}
+
+/// [`push`] onto `OTHERS`.
+fn push_other(item: Deferred) -> Option<Deferred> {
+    push(&OTHERS, OTHERS_PENDING, item)
 }
 
 /// Wakes `waker` when the outermost open [`WakeSection`] of this thread
 /// ends, or at once if none is open.
 #[inline]
 pub(crate) fn wake_deferred(waker: Waker) {
-    if let Some(Deferred::Wake(waker)) = defer(Deferred::Wake(waker)) {
+    if !in_section() {
+        return waker.wake();
+    }
+    if let Some(waker) = push(&WAKES, WAKES_PENDING, waker) {
         waker.wake();
     }
 }
@@ -481,7 +530,10 @@ pub(crate) fn wake_deferred(waker: Waker) {
 /// ends, or at once if none is open: a waker's destructor is user code.
 #[inline]
 pub(crate) fn drop_deferred(waker: Waker) {
-    drop(defer(Deferred::Drop(waker)));
+    if in_section() {
+        drop(push_other(Deferred::Drop(waker)));
+    }
+    // Otherwise `waker` drops here, with no lock held.
 }
 
 // ---------------------------------------------------------------------------
@@ -545,9 +597,9 @@ impl Wake for Shielded {
         // held. Outside: the dependency calls us under its own lock
         // (async-lock waking a relocker from an unlock in user code), so
         // hand the wake to the wake thread.
-        if let Some(Deferred::WakeShielded(shielded)) = defer(Deferred::WakeShielded(self.clone()))
-        {
-            wake_thread::wake_later(shielded);
+        if !in_section() || push_other(Deferred::WakeShielded(self.clone())).is_some() {
+            // (Or, in a thread-local destructor, the section's queue is gone.)
+            wake_thread::wake_later(self.clone());
         }
     }
 }

@@ -334,33 +334,28 @@ impl Op for WaitOp<'_> {
             return Poll::Ready(true);
         }
         let event = self.event;
-        // Our waker, cloned before the mutex is taken (user code): a first
-        // wait always needs one; a queued waiter only if its waker changed.
-        let mut waker = match &mut self.ticket {
-            None => Some(NewWaker::of(cx)),
-            Some(ticket) => ticket.fresh(cx),
-        };
-        let waiters = loop {
-            let mut waiters = lock(&event.waiters);
-            if let Some(ticket) = &self.ticket {
-                if waiters.still_waiting(ticket, waker.take()) {
-                    break waiters;
-                }
-                // Removed by a `set()` that did not release us (module
-                // docs): queue again, with a waker cloned outside the lock.
-                self.ticket = None;
+        let waiters = match &mut self.ticket {
+            None => {
+                // Cloned before the mutex is taken (user code).
+                let new = NewWaker::of(cx);
+                let mut waiters = lock(&event.waiters);
+                self.ticket = Some(waiters.push(Some(new), ()));
+                // Relaxed: the fence below orders it before the re-check.
+                event.queued.fetch_add(1, Ordering::Relaxed);
+                waiters
             }
-            match waker.take() {
-                Some(new) => {
-                    self.ticket = Some(waiters.push(new, ()));
-                    // Relaxed: the fence below orders it before the re-check.
-                    event.queued.fetch_add(1, Ordering::Relaxed);
-                    break waiters;
-                }
-                None => {
+            Some(ticket) => {
+                // A new waker, if it changed, cloned before the mutex too.
+                let fresh = ticket.fresh(cx);
+                let mut waiters = lock(&event.waiters);
+                if !waiters.still_waiting(ticket, fresh) {
+                    // Removed by a `set()` that did not release us (module
+                    // docs): queue again, as a first wait.
                     drop(waiters);
-                    waker = Some(NewWaker::of(cx));
+                    self.ticket = None;
+                    return self.poll_op(cx);
                 }
+                waiters
             }
         };
         // The re-check of the module docs, after the fence; Acquire pairs

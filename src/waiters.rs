@@ -44,6 +44,10 @@ use crate::engine::{drop_deferred, wake_deferred};
 struct WakerKey(usize, usize);
 
 impl WakerKey {
+    /// No waker stored yet (a vtable is never at address 0).
+    const NONE: WakerKey = WakerKey(0, 0);
+
+    #[inline]
     fn of(waker: &Waker) -> WakerKey {
         // Addresses only, never dereferenced: the same comparison as
         // `will_wake` (a false "changed" merely costs one clone).
@@ -60,6 +64,7 @@ struct Owned(Option<Waker>);
 
 impl Owned {
     /// Wakes it (deferred), leaving nothing behind.
+    #[inline]
     fn wake(&mut self) {
         if let Some(waker) = self.0.take() {
             wake_deferred(waker);
@@ -68,6 +73,7 @@ impl Owned {
 }
 
 impl Drop for Owned {
+    #[inline]
     fn drop(&mut self) {
         if let Some(waker) = self.0.take() {
             drop_deferred(waker);
@@ -116,6 +122,12 @@ impl Ticket {
     pub(crate) fn id(&self) -> u64 {
         self.id
     }
+
+    /// Whether the waiter has stored a waker (see [`WaitList::push`]).
+    #[inline]
+    pub(crate) fn has_waker(&self) -> bool {
+        self.key != WakerKey::NONE
+    }
 }
 
 impl fmt::Debug for Ticket {
@@ -134,6 +146,7 @@ pub(crate) struct Entry<P> {
 impl<P> Entry<P> {
     /// Wakes this waiter in place (deferred); it stays in the list. A
     /// waiter woken this way must not be woken again.
+    #[inline]
     pub(crate) fn wake(&mut self) {
         self.waker.wake();
     }
@@ -171,17 +184,26 @@ impl<P> WaitList<P> {
     }
 
     /// Joins the back of the line with `waker` and `payload`.
-    pub(crate) fn push(&mut self, waker: NewWaker, payload: P) -> Ticket {
+    ///
+    /// `waker` may be `None` when a waiter found it had to wait only once
+    /// it held the lock, where it may not clone: it then takes its place in
+    /// line at once, and must store a waker (a re-poll: [`Ticket::fresh`],
+    /// then [`still_waiting`](WaitList::still_waiting)) before it returns
+    /// `Pending` ([`Ticket::has_waker`]). Until then it cannot be woken,
+    /// which is harmless: it is still running, and looks at its entry again.
+    #[inline]
+    pub(crate) fn push(&mut self, waker: Option<NewWaker>, payload: P) -> Ticket {
         let id = self.next_id;
         self.next_id += 1;
-        self.entries.push_back(Entry {
-            id,
-            waker: waker.waker,
-            payload,
-        });
-        Ticket { id, key: waker.key }
+        let (waker, key) = match waker {
+            Some(new) => (new.waker, new.key),
+            None => (Owned(None), WakerKey::NONE),
+        };
+        self.entries.push_back(Entry { id, waker, payload });
+        Ticket { id, key }
     }
 
+    #[inline]
     fn position(&self, id: u64) -> Option<usize> {
         // Ids increase along the list; the front is the common case.
         match self.entries.front() {
@@ -196,6 +218,7 @@ impl<P> WaitList<P> {
     }
 
     /// The entry of `ticket`'s waiter, if it is still in the list.
+    #[inline]
     pub(crate) fn get_mut(&mut self, ticket: &Ticket) -> Option<&mut Entry<P>> {
         let i = self.position(ticket.id)?;
         self.entries.get_mut(i)
@@ -204,6 +227,7 @@ impl<P> WaitList<P> {
     /// Whether `ticket`'s waiter is still in the list; if so it now holds
     /// `fresh` (from [`Ticket::fresh`]), if any. The replaced or unused
     /// waker is dropped after the lock is released.
+    #[inline]
     pub(crate) fn still_waiting(&mut self, ticket: &Ticket, fresh: Option<NewWaker>) -> bool {
         match self.get_mut(ticket) {
             Some(entry) => {
@@ -220,6 +244,7 @@ impl<P> WaitList<P> {
     /// Takes `ticket`'s waiter out of line (cancellation, timeout).
     /// Returns its payload and whether it was the front, or `None` if it was
     /// no longer in the list.
+    #[inline]
     pub(crate) fn remove(&mut self, ticket: &Ticket) -> Option<(P, bool)> {
         let i = self.position(ticket.id)?;
         let entry = self.entries.remove(i)?;
@@ -229,6 +254,7 @@ impl<P> WaitList<P> {
 
     /// Removes the oldest waiter and wakes it (deferred); returns its
     /// payload.
+    #[inline]
     pub(crate) fn wake_front(&mut self) -> Option<P> {
         let mut entry = self.entries.pop_front()?;
         entry.waker.wake();
@@ -239,6 +265,9 @@ impl<P> WaitList<P> {
     /// were. Keeps the list's buffer for the next waiters.
     pub(crate) fn wake_all(&mut self) -> usize {
         let n = self.entries.len();
+        if n == 0 {
+            return 0;
+        }
         for mut entry in self.entries.drain(..) {
             entry.waker.wake();
         }

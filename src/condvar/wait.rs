@@ -180,7 +180,7 @@ impl<'a, T: ?Sized, F: FnMut(&mut T) -> bool> Op for WaitOp<'a, T, F> {
                     // is cloned before the list's lock is taken (only the
                     // caller's own mutex is held).
                     let waker = NewWaker::of(cx);
-                    let ticket = lock(&self.condvar.waiters).push(waker, ());
+                    let ticket = lock(&self.condvar.waiters).push(Some(waker), ());
                     self.phase = Phase::Waiting(ticket);
                     drop(guard);
                 }

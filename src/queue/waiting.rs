@@ -10,13 +10,22 @@ use super::error::{
 };
 use super::items::Items;
 use crate::engine::{Op, named_future};
-use crate::sync::{Locked, Mutex, lock, loom_const_fn};
+use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
 /// Everything a container is: one mutex-protected state, which holds the
 /// buffer and every waiter (poppers, pushers and `join` waiters).
 pub(crate) struct Core<T> {
     state: Mutex<State<T>>,
+    /// `items.len()`, stored under the lock whenever it changes, read
+    /// without it: a hint only, telling a pop or push whether it will
+    /// probably wait, so that it clones its waker before taking the lock
+    /// (see `try_or_wait`). Relaxed everywhere: a stale value costs at most
+    /// a wasted clone or one more lock round, never correctness.
+    len_hint: AtomicUsize,
+    /// The capacity, `usize::MAX` for unbounded (a copy of the state's, for
+    /// the hint).
+    limit: usize,
 }
 
 /// The state behind `Core::state`.
@@ -113,12 +122,27 @@ impl<T> Core<T> {
                     push: Side::new(),
                     join_waiting: WaitList::new(),
                 }),
+                len_hint: AtomicUsize::new(0),
+                limit: match capacity {
+                    Some(capacity) => capacity,
+                    None => usize::MAX,
+                },
             }
         }
     }
 
     fn lock(&self) -> Locked<'_, State<T>> {
         lock(&self.state)
+    }
+
+    /// Whether a pop will probably have to wait (a hint: see `len_hint`).
+    fn looks_empty(&self) -> bool {
+        self.len_hint.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether a push will probably have to wait (a hint: see `len_hint`).
+    fn looks_full(&self) -> bool {
+        self.len_hint.load(Ordering::Relaxed) >= self.limit
     }
 
     /// Offers an unreserved item, if any, to the oldest waiting popper.
@@ -138,6 +162,7 @@ impl<T> Core<T> {
     /// Inserts `item` (the caller checked for room and openness).
     fn insert(&self, state: &mut State<T>, item: T) {
         state.items.push(item);
+        self.len_hint.store(state.items.len(), Ordering::Relaxed);
         state.unfinished += 1;
         self.offer_item(state);
     }
@@ -146,6 +171,7 @@ impl<T> Core<T> {
     fn remove(&self, state: &mut State<T>) -> Option<T> {
         let item = state.items.pop();
         if item.is_some() {
+            self.len_hint.store(state.items.len(), Ordering::Relaxed);
             self.offer_slot(state);
         }
         item
@@ -263,30 +289,29 @@ impl<T> Core<T> {
 
 /// How a pop, push or join that has to wait registers, written once for
 /// all three: `try_now` attempts the operation under the lock; if it cannot
-/// complete, the waiter joins `line(state)` — with a waker cloned *before*
-/// the lock was taken, so a first attempt that has to wait costs a second
-/// lock round (the clone is user code), and an attempt that succeeds at
-/// once, the common case, clones nothing.
+/// complete, the waiter joins `line(state)` at once (so its place in line
+/// is that of this attempt).
+///
+/// Its waker must be cloned outside the lock (user code), so when
+/// `expect_wait` (a lock-free hint) says it will probably wait, it clones
+/// before locking; otherwise it registers without a waker and the caller
+/// stores one at once, in a second lock round ([`Ticket::has_waker`]). A
+/// wrong hint thus costs a wasted clone or one more lock round, and the
+/// common cases — an attempt that succeeds at once, or a wait that was
+/// expected — take the lock once.
 fn try_or_wait<T, R>(
     core: &Core<T>,
     cx: &Context<'_>,
-    mut try_now: impl FnMut(&mut State<T>) -> Option<R>,
+    expect_wait: bool,
+    try_now: impl FnOnce(&mut State<T>) -> Option<R>,
     line: fn(&mut State<T>) -> &mut WaitList<()>,
 ) -> Result<R, Ticket> {
-    let mut waker = None;
-    loop {
-        let mut state = core.lock();
-        if let Some(out) = try_now(&mut state) {
-            // An unused clone is dropped after the lock is released.
-            return Ok(out);
-        }
-        match waker.take() {
-            Some(new) => return Err(line(&mut state).push(new, ())),
-            None => {
-                drop(state);
-                waker = Some(NewWaker::of(cx));
-            }
-        }
+    let waker = expect_wait.then(|| NewWaker::of(cx));
+    let mut state = core.lock();
+    match try_now(&mut state) {
+        // An unused clone is dropped after the lock is released.
+        Some(out) => Ok(out),
+        None => Err(line(&mut state).push(waker, ())),
     }
 }
 
@@ -380,40 +405,46 @@ impl<T> Op for PushOp<'_, T> {
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
-        if let Some(ticket) = &mut self.waiting {
-            let Some(mut state) = claim(core, ticket, cx, |s| &mut s.push) else {
-                return Poll::Pending;
-            };
-            // Gone from the queue: a slot was reserved for us.
-            self.waiting = None;
-            return Poll::Ready(self.push_reserved(&mut state));
-        }
-        let item = &mut self.item;
-        let attempt = try_or_wait(
-            core,
-            cx,
-            |state| {
-                if state.closed {
-                    let item = item.take().expect("push polled after completion");
-                    Some(Err(PushTimeoutError::Closed(item)))
-                } else if state.has_free_slot() {
-                    let item = item.take().expect("push polled after completion");
-                    core.insert(state, item);
-                    Some(Ok(()))
-                } else {
-                    // Full: queue up behind the pushers already waiting.
-                    None
+        if self.waiting.is_none() {
+            let item = &mut self.item;
+            let attempt = try_or_wait(
+                core,
+                cx,
+                core.looks_full(),
+                |state| {
+                    if state.closed {
+                        let item = item.take().expect("push polled after completion");
+                        Some(Err(PushTimeoutError::Closed(item)))
+                    } else if state.has_free_slot() {
+                        let item = item.take().expect("push polled after completion");
+                        core.insert(state, item);
+                        Some(Ok(()))
+                    } else {
+                        // Full: queue up behind the pushers already waiting.
+                        None
+                    }
+                },
+                |state| &mut state.push.waiting,
+            );
+            match attempt {
+                Ok(out) => return Poll::Ready(out),
+                Err(ticket) => {
+                    let stored = ticket.has_waker();
+                    self.waiting = Some(ticket);
+                    if stored {
+                        return Poll::Pending;
+                    }
+                    // Queued without a waker: store one now (below).
                 }
-            },
-            |state| &mut state.push.waiting,
-        );
-        match attempt {
-            Ok(out) => Poll::Ready(out),
-            Err(ticket) => {
-                self.waiting = Some(ticket);
-                Poll::Pending
             }
         }
+        let ticket = self.waiting.as_mut().expect("queued above");
+        let Some(mut state) = claim(core, ticket, cx, |s| &mut s.push) else {
+            return Poll::Pending;
+        };
+        // Gone from the queue: a slot was reserved for us.
+        self.waiting = None;
+        Poll::Ready(self.push_reserved(&mut state))
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -476,36 +507,42 @@ impl<T> Op for PopOp<'_, T> {
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
-        if let Some(ticket) = &mut self.waiting {
-            let Some(mut state) = claim(core, ticket, cx, |s| &mut s.pop) else {
-                return Poll::Pending;
-            };
-            // Gone from the queue: an item was reserved for us.
-            self.waiting = None;
-            return Poll::Ready(self.pop_reserved(&mut state));
-        }
-        let attempt = try_or_wait(
-            core,
-            cx,
-            |state| {
-                if state.has_free_item() {
-                    if let Some(item) = core.remove(state) {
-                        return Some(Ok(item));
+        if self.waiting.is_none() {
+            let attempt = try_or_wait(
+                core,
+                cx,
+                core.looks_empty(),
+                |state| {
+                    if state.has_free_item() {
+                        if let Some(item) = core.remove(state) {
+                            return Some(Ok(item));
+                        }
                     }
+                    // Empty (or every item is promised to an earlier waiter):
+                    // queue up, unless closed.
+                    state.closed.then_some(Err(PopTimeoutError::Closed))
+                },
+                |state| &mut state.pop.waiting,
+            );
+            match attempt {
+                Ok(out) => return Poll::Ready(out),
+                Err(ticket) => {
+                    let stored = ticket.has_waker();
+                    self.waiting = Some(ticket);
+                    if stored {
+                        return Poll::Pending;
+                    }
+                    // Queued without a waker: store one now (below).
                 }
-                // Empty (or every item is promised to an earlier waiter):
-                // queue up, unless closed.
-                state.closed.then_some(Err(PopTimeoutError::Closed))
-            },
-            |state| &mut state.pop.waiting,
-        );
-        match attempt {
-            Ok(out) => Poll::Ready(out),
-            Err(ticket) => {
-                self.waiting = Some(ticket);
-                Poll::Pending
             }
         }
+        let ticket = self.waiting.as_mut().expect("queued above");
+        let Some(mut state) = claim(core, ticket, cx, |s| &mut s.pop) else {
+            return Poll::Pending;
+        };
+        // Gone from the queue: an item was reserved for us.
+        self.waiting = None;
+        Poll::Ready(self.pop_reserved(&mut state))
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -574,31 +611,32 @@ impl<T> Op for JoinOp<'_, T> {
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
         let core = self.core;
-        if let Some(ticket) = &mut self.waiting {
-            let fresh = ticket.fresh(cx);
-            let mut state = core.lock();
-            // Woken (removed) only by the `task_done` that released us.
-            if state.join_waiting.still_waiting(ticket, fresh)
-                && !join_released(&mut self.start, &state)
-            {
-                return Poll::Pending;
-            }
-            return Poll::Ready(self.settle(&mut state));
-        }
-        let start = &mut self.start;
-        let attempt = try_or_wait(
-            core,
-            cx,
-            |state| join_released(start, state).then_some(()),
-            |state| &mut state.join_waiting,
-        );
-        match attempt {
-            Ok(()) => Poll::Ready(true),
-            Err(ticket) => {
-                self.waiting = Some(ticket);
-                Poll::Pending
+        if self.waiting.is_none() {
+            // No hint: `join` is not on any hot path; when it has to wait
+            // it stores its waker in a second lock round.
+            let start = &mut self.start;
+            let attempt = try_or_wait(
+                core,
+                cx,
+                false,
+                |state| join_released(start, state).then_some(()),
+                |state| &mut state.join_waiting,
+            );
+            match attempt {
+                Ok(()) => return Poll::Ready(true),
+                Err(ticket) => self.waiting = Some(ticket),
             }
         }
+        let ticket = self.waiting.as_mut().expect("queued above");
+        let fresh = ticket.fresh(cx);
+        let mut state = core.lock();
+        // Woken (removed) only by the `task_done` that released us.
+        if state.join_waiting.still_waiting(ticket, fresh)
+            && !join_released(&mut self.start, &state)
+        {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.settle(&mut state))
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<bool> {

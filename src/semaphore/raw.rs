@@ -392,7 +392,7 @@ impl RawSemaphore {
                 Err(actual) => state = actual,
             }
         }
-        Enqueue::Queued(waiters.list.push(waker, n))
+        Enqueue::Queued(waiters.list.push(Some(waker), n))
     }
 
     /// Polls queued waiter `ticket`: its outcome if it has left the queue,
