@@ -49,7 +49,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Op, deadline_after, named_future};
+use crate::engine::{Op, deadline_after, is_own_parker, named_future};
 use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
@@ -651,7 +651,9 @@ impl WaitOp<'_> {
     fn arrive(
         &mut self,
         waker: Option<NewWaker>,
+        cx: &Context<'_>,
     ) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
+        let waker = || waker.or_else(|| NewWaker::if_own(cx));
         let barrier = self.barrier;
         let mut state = lock(&barrier.state);
         if state.broken {
@@ -659,14 +661,14 @@ impl WaitOp<'_> {
         }
         if state.tripping {
             // Under the lock: the trip ends under it too.
-            self.phase = Phase::Entering(state.entry.push(waker, ()));
+            self.phase = Phase::Entering(state.entry.push(waker(), ()));
             return None;
         }
         state.count += 1;
         barrier.note_count(state.count);
         if state.count < barrier.parties {
             // Under the lock, so the slots are in arrival order.
-            self.phase = Phase::Arrived(state.slots.push(waker, None));
+            self.phase = Phase::Arrived(state.slots.push(waker(), None));
             return None;
         }
         Some(self.trip(state))
@@ -769,7 +771,10 @@ impl WaitOp<'_> {
             // party trips the barrier and so needs no waker.
             let barrier = self.barrier;
             let wait = barrier.count_hint.load(Ordering::Relaxed) + 1 < barrier.parties;
-            if let Some(result) = self.arrive(wait.then(|| NewWaker::of(cx))) {
+            // (The blocking driver's own waker may be cloned under the lock:
+            // `arrive` does so when it turns out to be needed.)
+            let waker = (wait && !is_own_parker(cx.waker())).then(|| NewWaker::of(cx));
+            if let Some(result) = self.arrive(waker, cx) {
                 self.phase = Phase::Done;
                 return Some(Poll::Ready(result));
             }

@@ -157,15 +157,32 @@ thread_local! {
     /// one per thread. This waker runs no user code (see [`Shield`]).
     static PARKER: (Parker, Waker) = {
         let (parker, unparker) = parking::pair();
-        (parker, Waker::from(unparker))
+        let waker = Waker::from(unparker);
+        OWN_WAKER.with(|own| own.set(raw_key(&waker)));
+        (parker, waker)
     };
+    /// The data and vtable addresses of this thread's `PARKER` waker (zero
+    /// until it exists): a `const` thread-local, so that recognising the
+    /// blocking driver's waker costs two compares, not a lazy access.
+    static OWN_WAKER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
-/// Whether `waker` is this thread's blocking-driver waker.
-fn is_own_parker(waker: &Waker) -> bool {
+/// The addresses `Waker::will_wake` compares.
+#[cfg(not(loom))]
+fn raw_key(waker: &Waker) -> (usize, usize) {
+    (
+        waker.data().addr(),
+        std::ptr::from_ref(waker.vtable()).addr(),
+    )
+}
+
+/// Whether `waker` is this thread's blocking-driver waker, whose clone,
+/// wake and drop run no user code (they may run under a lock).
+#[inline]
+pub(crate) fn is_own_parker(waker: &Waker) -> bool {
     #[cfg(not(loom))]
-    return PARKER
-        .try_with(|(_, own)| own.will_wake(waker))
+    return OWN_WAKER
+        .try_with(|own| own.get() == raw_key(waker))
         .unwrap_or(false);
     #[cfg(loom)]
     {

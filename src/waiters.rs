@@ -36,7 +36,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::task::{Context, Waker};
 
-use crate::engine::{drop_deferred, wake_deferred};
+use crate::engine::{drop_deferred, is_own_parker, wake_deferred};
 
 /// Which waker a waiter stored: the data and vtable pointers that
 /// [`Waker::will_wake`] compares, readable without the lock.
@@ -95,6 +95,13 @@ impl NewWaker {
             key: WakerKey::of(cx.waker()),
             waker: Owned(Some(cx.waker().clone())),
         }
+    }
+
+    /// Clones `cx`'s waker under a lock, if that is safe: only the
+    /// blocking driver's own waker, which runs no user code.
+    #[inline]
+    pub(crate) fn if_own(cx: &Context<'_>) -> Option<NewWaker> {
+        is_own_parker(cx.waker()).then(|| NewWaker::of(cx))
     }
 }
 

@@ -9,14 +9,14 @@ use super::error::{
     PopError, PopTimeoutError, PushError, PushTimeoutError, TryPopError, TryPushError,
 };
 use super::items::Items;
-use crate::engine::{Op, named_future};
+use crate::engine::{Op, is_own_parker, named_future};
 use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
 /// Everything a container is: one mutex-protected state, which holds the
 /// buffer and every waiter (poppers, pushers and `join` waiters).
+#[repr(C)] // The hint next to the lock word: one cache line for both.
 pub(crate) struct Core<T> {
-    state: Mutex<State<T>>,
     /// `items.len()`, stored under the lock whenever it changes, read
     /// without it: a hint only, telling a pop or push whether it will
     /// probably wait, so that it clones its waker before taking the lock
@@ -26,6 +26,7 @@ pub(crate) struct Core<T> {
     /// The capacity, `usize::MAX` for unbounded (a copy of the state's, for
     /// the hint).
     limit: usize,
+    state: Mutex<State<T>>,
 }
 
 /// The state behind `Core::state`.
@@ -142,7 +143,7 @@ impl<T> Core<T> {
 
     /// Whether a push will probably have to wait (a hint: see `len_hint`).
     fn looks_full(&self) -> bool {
-        self.len_hint.load(Ordering::Relaxed) >= self.limit
+        self.limit != usize::MAX && self.len_hint.load(Ordering::Relaxed) >= self.limit
     }
 
     /// Offers an unreserved item, if any, to the oldest waiting popper.
@@ -298,20 +299,26 @@ impl<T> Core<T> {
 /// stores one at once, in a second lock round ([`Ticket::has_waker`]). A
 /// wrong hint thus costs a wasted clone or one more lock round, and the
 /// common cases — an attempt that succeeds at once, or a wait that was
-/// expected — take the lock once.
+/// expected — take the lock once. (A blocking waiter's waker is the
+/// engine's own, which may be cloned under the lock: it needs no hint.)
 fn try_or_wait<T, R>(
     core: &Core<T>,
     cx: &Context<'_>,
-    expect_wait: bool,
+    expect_wait: fn(&Core<T>) -> bool,
     try_now: impl FnOnce(&mut State<T>) -> Option<R>,
     line: fn(&mut State<T>) -> &mut WaitList<()>,
 ) -> Result<R, Ticket> {
-    let waker = expect_wait.then(|| NewWaker::of(cx));
+    // The blocking driver's own waker may be cloned under the lock, when
+    // it turns out to be needed: no guessing for threads.
+    let waker = (expect_wait(core) && !is_own_parker(cx.waker())).then(|| NewWaker::of(cx));
     let mut state = core.lock();
     match try_now(&mut state) {
         // An unused clone is dropped after the lock is released.
         Some(out) => Ok(out),
-        None => Err(line(&mut state).push(waker, ())),
+        None => {
+            let waker = waker.or_else(|| NewWaker::if_own(cx));
+            Err(line(&mut state).push(waker, ()))
+        }
     }
 }
 
@@ -410,7 +417,7 @@ impl<T> Op for PushOp<'_, T> {
             let attempt = try_or_wait(
                 core,
                 cx,
-                core.looks_full(),
+                Core::looks_full,
                 |state| {
                     if state.closed {
                         let item = item.take().expect("push polled after completion");
@@ -511,7 +518,7 @@ impl<T> Op for PopOp<'_, T> {
             let attempt = try_or_wait(
                 core,
                 cx,
-                core.looks_empty(),
+                Core::looks_empty,
                 |state| {
                     if state.has_free_item() {
                         if let Some(item) = core.remove(state) {
@@ -618,7 +625,7 @@ impl<T> Op for JoinOp<'_, T> {
             let attempt = try_or_wait(
                 core,
                 cx,
-                false,
+                |_| false,
                 |state| join_released(start, state).then_some(()),
                 |state| &mut state.join_waiting,
             );
