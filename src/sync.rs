@@ -30,7 +30,7 @@
 use crate::engine::WakeSection;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 // parking_lot's mutex: it spins briefly before parking, which is what a
 // lock held for a few counter updates wants when two threads contend for
 // it (benches/queue_storage.rs and BENCHMARKS.md compare it with std's).
@@ -68,7 +68,7 @@ impl<T> std::panic::RefUnwindSafe for Mutex<T> {}
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 

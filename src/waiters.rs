@@ -14,7 +14,9 @@
 //! The list enforces the rules for every primitive at once:
 //!
 //! * it never clones a waker: a waiter brings a [`NewWaker`], cloned from
-//!   its `Context` *before* it took the primitive's lock;
+//!   its `Context` *before* it took the primitive's lock (the blocking
+//!   driver's own waker, which runs no user code, may be cloned under it:
+//!   [`NewWaker::if_own`]);
 //! * every waker it lets go of — woken, replaced, or removed with its
 //!   waiter — goes through the engine's [`wake_deferred`] or
 //!   [`drop_deferred`], which run it only after the lock is released;
@@ -31,6 +33,14 @@
 //! ([`still_waiting`](WaitList::still_waiting)). A barrier instead writes
 //! the outcome into the entry's payload and wakes it in place
 //! ([`Entry::wake`]), since ranks must survive later generations.
+//!
+//! # Fairness
+//!
+//! Today every primitive hands resources to the front of its list (strict
+//! FIFO). The eventual-fairness policy (SPEC §0) will live here too: it
+//! needs each waiter's start time, which will be recorded in the entry at
+//! [`push`](WaitList::push) — only by primitives in eventual mode, since a
+//! clock read costs as much as the rest of a registration.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -10,23 +10,45 @@ use super::error::{
 };
 use super::items::Items;
 use crate::engine::{Op, is_own_parker, named_future};
-use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
+use crate::sync::{AtomicBool, Locked, Mutex, Ordering, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
 /// Everything a container is: one mutex-protected state, which holds the
 /// buffer and every waiter (poppers, pushers and `join` waiters).
-#[repr(C)] // The hint next to the lock word: one cache line for both.
 pub(crate) struct Core<T> {
-    /// `items.len()`, stored under the lock whenever it changes, read
-    /// without it: a hint only, telling a pop or push whether it will
-    /// probably wait, so that it clones its waker before taking the lock
-    /// (see `try_or_wait`). Relaxed everywhere: a stale value costs at most
-    /// a wasted clone or one more lock round, never correctness.
-    len_hint: AtomicUsize,
-    /// The capacity, `usize::MAX` for unbounded (a copy of the state's, for
-    /// the hint).
-    limit: usize,
     state: Mutex<State<T>>,
+    /// Whether the buffer looks empty / full, for a pop or push deciding
+    /// whether it will probably wait (and so should clone its waker before
+    /// taking the lock; see `try_or_wait`). Stored under the lock, and only
+    /// when the answer changes, so that while the container is neither
+    /// empty nor full, readers share a clean cache line with no traffic
+    /// (on its own line, away from the lock word, which every operation
+    /// writes). Relaxed everywhere: a stale answer costs at most a wasted
+    /// clone or one more lock round, never correctness.
+    hints: Hints,
+    /// The capacity, `usize::MAX` for unbounded (a copy of the state's, for
+    /// the hints).
+    limit: usize,
+}
+
+#[repr(align(64))]
+struct Hints {
+    empty: AtomicBool,
+    full: AtomicBool,
+}
+
+impl Hints {
+    /// Records whether the buffer is empty or full (with the lock held).
+    #[inline]
+    fn note(&self, len: usize, limit: usize) {
+        let (empty, full) = (len == 0, len >= limit);
+        if self.empty.load(Ordering::Relaxed) != empty {
+            self.empty.store(empty, Ordering::Relaxed);
+        }
+        if self.full.load(Ordering::Relaxed) != full {
+            self.full.store(full, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The state behind `Core::state`.
@@ -123,7 +145,10 @@ impl<T> Core<T> {
                     push: Side::new(),
                     join_waiting: WaitList::new(),
                 }),
-                len_hint: AtomicUsize::new(0),
+                hints: Hints {
+                    empty: AtomicBool::new(true),
+                    full: AtomicBool::new(false),
+                },
                 limit: match capacity {
                     Some(capacity) => capacity,
                     None => usize::MAX,
@@ -136,14 +161,14 @@ impl<T> Core<T> {
         lock(&self.state)
     }
 
-    /// Whether a pop will probably have to wait (a hint: see `len_hint`).
+    /// Whether a pop will probably have to wait (a hint: see `hints`).
     fn looks_empty(&self) -> bool {
-        self.len_hint.load(Ordering::Relaxed) == 0
+        self.hints.empty.load(Ordering::Relaxed)
     }
 
-    /// Whether a push will probably have to wait (a hint: see `len_hint`).
+    /// Whether a push will probably have to wait (a hint: see `hints`).
     fn looks_full(&self) -> bool {
-        self.limit != usize::MAX && self.len_hint.load(Ordering::Relaxed) >= self.limit
+        self.hints.full.load(Ordering::Relaxed)
     }
 
     /// Offers an unreserved item, if any, to the oldest waiting popper.
@@ -163,7 +188,7 @@ impl<T> Core<T> {
     /// Inserts `item` (the caller checked for room and openness).
     fn insert(&self, state: &mut State<T>, item: T) {
         state.items.push(item);
-        self.len_hint.store(state.items.len(), Ordering::Relaxed);
+        self.hints.note(state.items.len(), self.limit);
         state.unfinished += 1;
         self.offer_item(state);
     }
@@ -172,7 +197,7 @@ impl<T> Core<T> {
     fn remove(&self, state: &mut State<T>) -> Option<T> {
         let item = state.items.pop();
         if item.is_some() {
-            self.len_hint.store(state.items.len(), Ordering::Relaxed);
+            self.hints.note(state.items.len(), self.limit);
             self.offer_slot(state);
         }
         item
