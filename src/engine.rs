@@ -155,16 +155,31 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 thread_local! {
     /// The blocking driver's parker and the waker that unparks it: cached,
     /// one per thread. This waker runs no user code (see [`Shield`]).
-    static PARKER: (Parker, Waker) = {
+    static PARKER: OwnParker = {
         let (parker, unparker) = parking::pair();
         let waker = Waker::from(unparker);
         OWN_WAKER.with(|own| own.set(raw_key(&waker)));
-        (parker, waker)
+        OwnParker { parker, waker }
     };
     /// The data and vtable addresses of this thread's `PARKER` waker (zero
     /// until it exists): a `const` thread-local, so that recognising the
     /// blocking driver's waker costs two compares, not a lazy access.
     static OWN_WAKER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// The blocking driver's parker and waker (see `PARKER`).
+#[cfg(not(loom))]
+struct OwnParker {
+    parker: Parker,
+    waker: Waker,
+}
+
+#[cfg(not(loom))]
+impl Drop for OwnParker {
+    fn drop(&mut self) {
+        // The waker's address may be reused once it is freed: forget it.
+        let _ = OWN_WAKER.try_with(|own| own.set((0, 0)));
+    }
 }
 
 /// The addresses `Waker::will_wake` compares.
@@ -271,7 +286,7 @@ impl<O: Op> Timed<O> {
             return out;
         }
         PARKER
-            .try_with(|(parker, waker)| self.block_with(parker, waker))
+            .try_with(|own| self.block_with(&own.parker, &own.waker))
             .unwrap_or_else(|_| {
                 // Called from a thread-local destructor: use a fresh pair.
                 let (parker, unparker) = parking::pair();

@@ -338,11 +338,16 @@ fn set_clear_storm() {
     each_runtime(|rt| async move {
         let evt = Arc::new(Event::new());
         let stop = Arc::new(rallypoint::Event::new());
+        // Every waiter is running before the storm starts (a thread can
+        // take longer to start than the whole storm on a loaded machine,
+        // and would then see `stop` at once).
+        let started = Arc::new(AtomicUsize::new(0));
         let tasks = {
-            let (evt, stop) = (evt.clone(), stop.clone());
+            let (evt, stop, started) = (evt.clone(), stop.clone(), started.clone());
             bunch(&rt, World::Mixed, 4, move |_, blocking| {
-                let (evt, stop) = (evt.clone(), stop.clone());
+                let (evt, stop, started) = (evt.clone(), stop.clone(), started.clone());
                 async move {
+                    started.fetch_add(1, Ordering::SeqCst);
                     let mut n = 0u64;
                     while !stop.is_set() {
                         wait(&evt, blocking).await;
@@ -352,6 +357,10 @@ fn set_clear_storm() {
                 }
             })
         };
+        wait_until_async(&rt, "every waiter started", || {
+            started.load(Ordering::SeqCst) == 4
+        })
+        .await;
         for _ in 0..scale_or(2000, 30) {
             evt.set();
             evt.clear();
