@@ -51,8 +51,12 @@
 //! runs while rallypoint holds a lock:
 //!
 //! * **clone**: an op clones the caller's waker *before* it takes a lock
-//!   ([`NewWaker`](crate::waiters::NewWaker)), and only when it is about to
-//!   register or the caller's waker has changed;
+//!   ([`NewWaker`](crate::waiters::NewWaker)), when it expects to register
+//!   (a lock-free check or hint said it will wait) or the caller's waker
+//!   has changed; an op that finds it must wait only under the lock takes
+//!   its place in line without a waker and stores one in a second round.
+//!   The blocking driver's own waker is the exception: it only unparks a
+//!   thread, so it is cloned under the lock when needed;
 //! * **wake** and **drop**: every code path that can wake or drop a stored
 //!   waker runs inside a [`WakeSection`], entered before any lock is taken
 //!   ([`lock`](crate::sync::lock) enters one). While a section is open on
