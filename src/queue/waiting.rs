@@ -369,6 +369,33 @@ fn claim<'a, T>(
     Some(state)
 }
 
+/// The outcome of a pop's or push's first attempt: `Some` to return it
+/// (done, or queued with its waker stored), `None` when it was queued
+/// without a waker, which the caller must store now ([`claim_queued`]).
+fn first_attempt<R>(attempt: Result<R, Ticket>, waiting: &mut Option<Ticket>) -> Option<Poll<R>> {
+    match attempt {
+        Ok(out) => Some(Poll::Ready(out)),
+        Err(ticket) => {
+            let stored = ticket.has_waker();
+            *waiting = Some(ticket);
+            stored.then_some(Poll::Pending)
+        }
+    }
+}
+
+/// [`claim`] for the queued waiter in `waiting`, which it clears once the
+/// waiter holds a reservation.
+fn claim_queued<'a, T>(
+    core: &'a Core<T>,
+    waiting: &mut Option<Ticket>,
+    cx: &Context<'_>,
+    side: SideOf<T>,
+) -> Option<Locked<'a, State<T>>> {
+    let state = claim(core, waiting.as_mut().expect("queued"), cx, side)?;
+    *waiting = None;
+    Some(state)
+}
+
 /// At the deadline: withdraws a popper or pusher that still waits (`Err`),
 /// or, if a reservation raced with the deadline, uses it (`Ok`, the caller
 /// completes under the lock). Reservations are made only under the lock,
@@ -458,24 +485,14 @@ impl<T> Op for PushOp<'_, T> {
                 },
                 |state| &mut state.push.waiting,
             );
-            match attempt {
-                Ok(out) => return Poll::Ready(out),
-                Err(ticket) => {
-                    let stored = ticket.has_waker();
-                    self.waiting = Some(ticket);
-                    if stored {
-                        return Poll::Pending;
-                    }
-                    // Queued without a waker: store one now (below).
-                }
+            if let Some(polled) = first_attempt(attempt, &mut self.waiting) {
+                return polled;
             }
         }
-        let ticket = self.waiting.as_mut().expect("queued above");
-        let Some(mut state) = claim(core, ticket, cx, |s| &mut s.push) else {
+        let Some(mut state) = claim_queued(core, &mut self.waiting, cx, |s| &mut s.push) else {
             return Poll::Pending;
         };
         // Gone from the queue: a slot was reserved for us.
-        self.waiting = None;
         Poll::Ready(self.push_reserved(&mut state))
     }
 
@@ -556,24 +573,14 @@ impl<T> Op for PopOp<'_, T> {
                 },
                 |state| &mut state.pop.waiting,
             );
-            match attempt {
-                Ok(out) => return Poll::Ready(out),
-                Err(ticket) => {
-                    let stored = ticket.has_waker();
-                    self.waiting = Some(ticket);
-                    if stored {
-                        return Poll::Pending;
-                    }
-                    // Queued without a waker: store one now (below).
-                }
+            if let Some(polled) = first_attempt(attempt, &mut self.waiting) {
+                return polled;
             }
         }
-        let ticket = self.waiting.as_mut().expect("queued above");
-        let Some(mut state) = claim(core, ticket, cx, |s| &mut s.pop) else {
+        let Some(mut state) = claim_queued(core, &mut self.waiting, cx, |s| &mut s.pop) else {
             return Poll::Pending;
         };
         // Gone from the queue: an item was reserved for us.
-        self.waiting = None;
         Poll::Ready(self.pop_reserved(&mut state))
     }
 
