@@ -20,7 +20,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -427,27 +427,15 @@ fn guarded_for(secs: u64, f: impl FnOnce() + Send + 'static) {
         .name()
         .unwrap_or("hostile waker test")
         .to_string();
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
+    with_watchdog_for(
+        &name,
+        limit,
+        "a deadlock (a waker hook re-entered the primitive while a lock was held)",
+        move || {
             HOOK_THREAD.with(|home| home.set(true));
-            let result = catch_unwind(AssertUnwindSafe(f));
-            let _ = tx.send(());
-            result
-        })
-        .unwrap();
-    match rx.recv_timeout(limit) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join().unwrap() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-            "{name}: hung for {limit:?}: a deadlock (a waker hook re-entered the \
-             primitive while a lock was held)"
-        ),
-    }
+            f();
+        },
+    );
 }
 
 /// Declares `#[test]`s, each running its body under [`guarded_for`].

@@ -257,6 +257,17 @@ where
 /// Runs `f` on its own thread and fails the test if it takes longer than
 /// [`WATCHDOG`] (a hung thread is leaked; the test still fails).
 pub fn with_watchdog<F: FnOnce() + Send + 'static>(what: &str, f: F) {
+    with_watchdog_for(what, WATCHDOG, "a lost wakeup or a deadlock", f);
+}
+
+/// [`with_watchdog`] with a limit of its own, and `why` naming the likely
+/// cause in the failure message.
+pub fn with_watchdog_for<F: FnOnce() + Send + 'static>(
+    what: &str,
+    limit: Duration,
+    why: &str,
+    f: F,
+) {
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name(what.to_string())
@@ -266,7 +277,7 @@ pub fn with_watchdog<F: FnOnce() + Send + 'static>(what: &str, f: F) {
             result
         })
         .unwrap();
-    match rx.recv_timeout(WATCHDOG) {
+    match rx.recv_timeout(limit) {
         Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
             if let Err(p) = handle.join().unwrap() {
                 eprintln!("failed under {what}");
@@ -274,7 +285,7 @@ pub fn with_watchdog<F: FnOnce() + Send + 'static>(what: &str, f: F) {
             }
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("hung for {WATCHDOG:?} under {what}: a lost wakeup or a deadlock")
+            panic!("hung for {limit:?} under {what}: {why}")
         }
     }
 }
