@@ -325,14 +325,23 @@ impl<O: Op> Timed<O> {
                 self.done = true;
                 return out;
             }
-            match self.deadline {
-                None => parker.park(),
-                Some(deadline) if Instant::now() >= deadline => {
-                    // Settle at once, without parking; afterwards (if the op
-                    // still has to finish) there is no deadline.
+            if let Some(deadline) = self.deadline {
+                if Instant::now() >= deadline {
+                    // Settle at once, without spinning or parking;
+                    // afterwards (if the op still has to finish) there is
+                    // no deadline.
                     self.deadline = None;
                     timed_out = true;
+                    continue;
                 }
+            }
+            // A handoff that arrives within the spin window costs neither
+            // side a system call (see `spin.rs`); then poll again.
+            if crate::spin::for_token(parker, self.deadline) {
+                continue;
+            }
+            match self.deadline {
+                None => parker.park(),
                 Some(deadline) => {
                     // May also return early on a stale unpark token from an
                     // earlier wait on this thread: the op is simply polled

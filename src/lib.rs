@@ -63,15 +63,18 @@ mod barrier;
 mod condvar;
 mod engine;
 mod event;
+mod fairness;
 mod mutex;
 mod queue;
 mod semaphore;
+mod spin;
 mod sync;
 mod waiters;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use condvar::{Condition, ConditionGuard, Condvar, WaitTimeoutResult};
 pub use event::Event;
+pub use fairness::Fairness;
 pub use mutex::{Mutex, MutexGuard, MutexGuardArc, ReentrantMutex, ReentrantMutexGuard};
 pub use queue::{
     PopError, PopTimeoutError, PriorityQueue, PushError, PushTimeoutError, Queue, Stack,

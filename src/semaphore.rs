@@ -1,4 +1,4 @@
-//! [`Semaphore`]: a strictly fair counting semaphore for tasks and threads
+//! [`Semaphore`]: a fair counting semaphore for tasks and threads
 //! (Python's `threading.Semaphore` and `BoundedSemaphore`).
 //!
 //! This file is the public API; the algorithm (state layout, invariants,
@@ -16,6 +16,7 @@ use std::time::Duration;
 pub use error::{AcquireError, AcquireTimeoutError, ReleaseError, TryAcquireError};
 use raw::{AcquireOp, RawSemaphore, TryTake};
 
+use crate::Fairness;
 use crate::engine::{deadline_after, named_future};
 use crate::sync::loom_const_fn;
 
@@ -29,12 +30,20 @@ use crate::sync::loom_const_fn;
 /// them back when dropped. [`release`](Semaphore::release) adds permits
 /// without a permit object, like Python's `release(n)`.
 ///
-/// The semaphore is **strictly fair**: waiters are served in the order they
-/// began waiting, and once one is waiting, neither a later `acquire` nor
-/// [`try_acquire`](Semaphore::try_acquire) can take permits ahead of it. A
-/// waiter asking for many permits is therefore never starved by a stream of
-/// small acquires. Without waiters, acquiring and releasing are a single
-/// atomic operation each.
+/// Waiters are served in the order they began waiting. By default the
+/// semaphore is **eventually fair** ([`Fairness::Eventual`], SPEC §0): a
+/// released permit goes back to the count and the oldest waiter is woken to
+/// take it, while a caller that is running right now may take it first —
+/// until the oldest waiter has been passed over for longer than the bound
+/// (1 ms), after which permits are handed to waiters directly and nobody
+/// barges. A waiter asking for many permits is therefore never starved by a
+/// stream of small acquires, and threads that outnumber the CPUs do not
+/// wait for one wake-up per handoff. [`with_fairness`](Semaphore::with_fairness)
+/// with [`Fairness::Strict`] gives tokio's semantics instead: once a waiter
+/// is queued, neither a later `acquire` nor
+/// [`try_acquire`](Semaphore::try_acquire) can take permits ahead of it.
+/// Without waiters, acquiring and releasing are a single atomic operation
+/// each.
 ///
 /// Every waiting operation comes in four forms (`acquire`,
 /// `acquire_blocking`, `acquire_timeout`, `acquire_timeout_blocking`), and
@@ -148,8 +157,39 @@ impl Semaphore {
         }
     }
 
+    /// Sets how released permits are shared between waiters and running
+    /// callers (see [`Fairness`]); the default is
+    /// [`Fairness::Eventual`] with a 1 ms bound. Call it when building the
+    /// semaphore, before it is shared.
+    ///
+    /// With [`Fairness::Strict`], once a waiter is queued, released permits
+    /// go to the oldest waiter first and neither `acquire` nor
+    /// `try_acquire` can take permits ahead of it (tokio's semantics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Fairness, Semaphore};
+    ///
+    /// let sem = Semaphore::bounded(2).with_fairness(Fairness::Strict);
+    /// assert_eq!(sem.fairness(), Fairness::Strict);
+    /// assert_eq!(Semaphore::new(1).fairness(), Fairness::default());
+    /// ```
+    #[must_use]
+    pub fn with_fairness(mut self, fairness: Fairness) -> Semaphore {
+        self.raw.set_fairness(fairness);
+        self
+    }
+
+    /// The fairness policy this semaphore was built with.
+    #[must_use]
+    pub fn fairness(&self) -> Fairness {
+        self.raw.fairness()
+    }
+
     /// The number of permits available now. Permits set aside for the
-    /// oldest waiter (which is waiting for more) are counted.
+    /// oldest waiter (which is waiting for more) are counted, and so are
+    /// permits the woken oldest waiter is about to take (eventual fairness).
     ///
     /// # Examples
     ///
@@ -199,7 +239,9 @@ impl Semaphore {
     }
 
     /// Adds `n` permits: Python's `release(n)`. The oldest waiters are
-    /// served first, as far as the new permits go.
+    /// served first, as far as the new permits go (with eventual
+    /// [`Fairness`], the oldest waiter is woken to take them and a running
+    /// caller may get there first).
     ///
     /// Fails with [`ReleaseError`], changing nothing, if the count would
     /// exceed the bound of a [bounded](Semaphore::bounded) semaphore (or

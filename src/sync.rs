@@ -99,6 +99,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> Locked<'_, T> {
     }
 }
 
+/// The data of a mutex nobody else can reach (construction-time set-up).
+pub(crate) fn get_mut<T>(mutex: &mut Mutex<T>) -> &mut T {
+    #[cfg(all(not(loom), not(miri)))]
+    return mutex.0.get_mut();
+    #[cfg(any(loom, miri))]
+    return mutex
+        .get_mut()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+}
+
 /// A held internal mutex; wakes sent while holding it run after it is
 /// released. Derefs to the protected data.
 pub(crate) struct Locked<'a, T> {

@@ -32,11 +32,22 @@
 //!   initial + released − forgotten − clamped away.
 //!
 //! At the end every granted waiter is polled and must complete.
+//!
+//! The model above is strict mode ([`Fairness::Strict`]). The same
+//! schedules also run in eventual mode with a bound no test reaches (1 h),
+//! whose model is: nothing is ever granted; a running caller (a try, a
+//! zero timeout, a new waiter's first poll) takes permits whenever enough
+//! are available, queue or not (barging); a queued waiter completes only
+//! when it is the front and enough permits are available at its poll, and
+//! (a) becomes: whenever the front's need fits in the available permits,
+//! the front has been woken since its last poll.
 
 mod schedule_common;
 
 use proptest::prelude::*;
-use rallypoint::{AcquireError, AcquireTimeoutError, Semaphore, SemaphorePermit, TryAcquireError};
+use rallypoint::{
+    AcquireError, AcquireTimeoutError, Fairness, Semaphore, SemaphorePermit, TryAcquireError,
+};
 use schedule_common::{Pool, config};
 use std::collections::VecDeque;
 use std::task::Poll;
@@ -118,6 +129,8 @@ enum W {
 }
 
 struct Model {
+    /// Strict mode (else eventual, with a bound never reached).
+    strict: bool,
     bound: usize,
     available: usize,
     closed: bool,
@@ -130,6 +143,10 @@ struct Model {
 
 impl Model {
     fn dispatch(&mut self) {
+        if !self.strict {
+            // Nothing is handed over: the front is woken to try (see (a)).
+            return;
+        }
         while let Some(&(k, need)) = self.queue.front() {
             if need > self.available {
                 break;
@@ -166,7 +183,7 @@ impl Model {
             Some(Out::Closed)
         } else if n == 0 {
             Some(Out::Permits(0))
-        } else if !self.queue.is_empty() || self.available < n {
+        } else if (self.strict && !self.queue.is_empty()) || self.available < n {
             None
         } else {
             self.available -= n;
@@ -185,15 +202,22 @@ impl Model {
     }
 }
 
-fn run(initial: usize, bounded: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(initial: usize, bounded: bool, strict: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let fairness = if strict {
+        Fairness::Strict
+    } else {
+        Fairness::Eventual(Duration::from_secs(3600))
+    };
     let sem = if bounded {
         Semaphore::bounded(initial)
     } else {
         Semaphore::new(initial)
-    };
+    }
+    .with_fairness(fairness);
     let mut held: Vec<SemaphorePermit<'_>> = Vec::new();
     let mut pool: Pool<'_, Result<SemaphorePermit<'_>, Out>> = Pool::new(WAITERS);
     let mut m = Model {
+        strict,
         bound: if bounded {
             initial
         } else {
@@ -231,7 +255,17 @@ fn run(initial: usize, bounded: bool, ops: Vec<Op>) -> Result<(), TestCaseError>
                             None
                         }
                     }),
-                    W::Queued(_) => Some(None),
+                    W::Queued(need) => {
+                        let front = m.queue.front().is_some_and(|&(j, _)| j == k);
+                        if !m.strict && front && m.available >= need {
+                            // Eventual mode: the woken front takes them.
+                            m.available -= need;
+                            m.queue.pop_front();
+                            Some(Some(Out::Permits(need)))
+                        } else {
+                            Some(None)
+                        }
+                    }
                     W::Settled(o) => Some(Some(o)),
                 };
                 if let Some(expect) = expect {
@@ -360,6 +394,15 @@ fn run(initial: usize, bounded: bool, ops: Vec<Op>) -> Result<(), TestCaseError>
             step
         );
         // (a) no lost wakeup.
+        if let Some(&(k, need)) = m.queue.front() {
+            if !m.strict && m.available >= need && pool.polls(k) > 0 {
+                prop_assert!(
+                    pool.woken(k),
+                    "step {step}: front waiter {k} fits ({need} of {}) but not woken after {op:?}",
+                    m.available
+                );
+            }
+        }
         for k in 0..WAITERS {
             if let W::Settled(o) = m.w[k] {
                 if pool.polls(k) > 0 {
@@ -407,19 +450,22 @@ proptest! {
     fn semaphore_matches_model(
         initial in 0usize..=3,
         bounded in any::<bool>(),
+        strict in any::<bool>(),
         ops in prop::collection::vec(op(), 1..40),
     ) {
-        run(initial, bounded, ops)?;
+        run(initial, bounded, strict, ops)?;
     }
 }
 
-/// A queued `acquire_many(3)` is not overtaken by `try_acquire` or a later
-/// `acquire()`, and a dropped granted waiter hands its permits on.
+/// Strict mode: a queued `acquire_many(3)` is not overtaken by
+/// `try_acquire` or a later `acquire()`, and a dropped granted waiter hands
+/// its permits on.
 #[test]
 fn no_barging_and_handoff() {
     run(
         1,
         false,
+        true,
         vec![
             Op::New {
                 k: 0,

@@ -20,7 +20,7 @@ use rallypoint::futures::{
     SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
 };
 use rallypoint::{
-    AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,
+    AcquireError, AcquireTimeoutError, Fairness, ReleaseError, Semaphore, SemaphorePermit,
     SemaphorePermitArc, TryAcquireError,
 };
 use std::future::Future;
@@ -501,7 +501,7 @@ fn bounded_release_unacquired_fails() {
 /// refilled never raises the count above the bound.
 #[test]
 fn bounded_permit_drop_is_clamped() {
-    let sem = Semaphore::bounded(2);
+    let sem = Semaphore::bounded(2).with_fairness(Fairness::Strict);
     let permit = sem.try_acquire().unwrap();
     sem.release(1).unwrap();
     drop(permit);
@@ -606,14 +606,14 @@ fn acquire_many_above_bound_fails_at_once_in_every_front_end() {
     });
 }
 
-// ------------------------------------------------------ fairness: no barging
+// ------------------------------------------- fairness: strict, no barging
 
-/// The no-barging proof: once `acquire_many(3)` is queued, neither a later
+/// The no-barging proof (strict mode): once `acquire_many(3)` is queued, neither a later
 /// `acquire()`, a `try_acquire()`, nor a zero timeout can take the permits
 /// that are free, and each release goes to the oldest waiter first.
 #[test]
 fn no_barging_queued_acquire_many_is_not_overtaken() {
-    let sem = Semaphore::new(2);
+    let sem = Semaphore::new(2).with_fairness(Fairness::Strict);
     let mut big = sem.acquire_many(3);
     assert!(is_pending(&poll_once(&mut big)));
     assert_eq!(sem.available_permits(), 2);
@@ -651,12 +651,12 @@ fn no_barging_queued_acquire_many_is_not_overtaken() {
     assert!(sem.try_acquire().is_ok());
 }
 
-/// The same guarantee across worlds: a thread blocked in
+/// The same guarantee across worlds (strict mode): a thread blocked in
 /// `acquire_many_blocking(3)` is not overtaken by tasks or threads.
 #[test]
 fn no_barging_with_a_blocked_thread() {
     each_runtime(|rt| async move {
-        let sem = Arc::new(Semaphore::new(2));
+        let sem = Arc::new(Semaphore::new(2).with_fairness(Fairness::Strict));
         let s = sem.clone();
         let big = rt.thread(move || s.acquire_many_blocking(3).map(SemaphorePermit::forget));
         wait_until_async(&rt, "the thread is queued", || waiters(&sem) == 1).await;
@@ -678,6 +678,89 @@ fn no_barging_with_a_blocked_thread() {
         assert_eq!(big.await, Ok(()));
         assert_eq!(sem.available_permits(), 0);
     });
+}
+
+// ---------------------------------------- fairness: eventual (the default)
+
+/// Below the bound, a running caller may take a released permit ahead of
+/// the woken front waiter (barging); the front, passed over, keeps its
+/// place ahead of the later waiter and gets the next permit.
+#[test]
+fn eventual_running_caller_barges_below_the_bound() {
+    let sem = Semaphore::new(0).with_fairness(Fairness::Eventual(Duration::from_secs(3600)));
+    let mut front = sem.acquire();
+    let mut second = sem.acquire();
+    assert!(is_pending(&poll_once(&mut front)));
+    assert!(is_pending(&poll_once(&mut second)));
+    for _ in 0..3 {
+        sem.release(1).unwrap();
+        // The permit went back to the semaphore, not to the front waiter.
+        assert_eq!(sem.available_permits(), 1);
+        let barged = sem
+            .try_acquire()
+            .expect("a running caller barges below the bound");
+        // Woken, the front finds the permit taken and waits on; the later
+        // waiter was not woken and does not jump it.
+        assert!(is_pending(&poll_once(&mut front)));
+        assert!(is_pending(&poll_once(&mut second)));
+        barged.forget();
+    }
+    sem.release(1).unwrap();
+    let permit = ready(poll_once(&mut front)).unwrap();
+    assert_eq!(permit.num_permits(), 1);
+    assert!(is_pending(&poll_once(&mut second)));
+    assert_eq!(waiters(&sem), 1);
+    // Its drop wakes the new front, which takes the permit.
+    drop(permit);
+    assert!(ready(poll_once(&mut second)).is_ok());
+    assert_eq!(waiters(&sem), 0);
+}
+
+/// Once the front waiter has been passed over for longer than the bound,
+/// the next permit is handed to it directly and nobody barges; once nobody
+/// is past the bound, barging is allowed again.
+#[test]
+fn eventual_waiter_past_the_bound_is_served_next() {
+    for bound in [Duration::ZERO, Duration::from_millis(5)] {
+        let sem = Semaphore::new(0).with_fairness(Fairness::Eventual(bound));
+        let mut front = sem.acquire();
+        let mut second = sem.acquire();
+        assert!(is_pending(&poll_once(&mut front)));
+        assert!(is_pending(&poll_once(&mut second)));
+        // Passed over once: the clock starts (with a zero bound, the bound
+        // is passed at once).
+        sem.release(1).unwrap();
+        let barged = sem.try_acquire().expect("barging before any pass-over");
+        assert!(is_pending(&poll_once(&mut front)));
+        if !bound.is_zero() {
+            std::thread::sleep(bound * 2);
+            // Passed over again, now past the bound.
+            drop(barged);
+            let barged = sem
+                .try_acquire()
+                .expect("still barging until the front retries");
+            assert!(is_pending(&poll_once(&mut front)));
+            barged.forget();
+        } else {
+            barged.forget();
+        }
+        // Handoff: the released permit belongs to the front at once.
+        sem.release(1).unwrap();
+        assert_eq!(
+            sem.try_acquire().unwrap_err(),
+            TryAcquireError::NoPermits,
+            "{bound:?}"
+        );
+        assert_eq!(sem.available_permits(), 0);
+        let permit = ready(poll_once(&mut front)).unwrap();
+        assert_eq!(permit.num_permits(), 1);
+        permit.forget();
+        // The next front has not been passed over: barging again.
+        sem.release(1).unwrap();
+        let barged = sem.try_acquire();
+        assert!(barged.is_ok(), "{bound:?}");
+        assert!(is_pending(&poll_once(&mut second)));
+    }
 }
 
 /// Waiters are served in the order they began waiting, one permit each.
@@ -740,8 +823,14 @@ fn fifo_order_across_worlds() {
 /// `acquire()` on the same semaphore (it would starve without fairness).
 #[test]
 fn acquire_many_is_not_starved_by_churn() {
-    each_runtime(|rt| async move {
-        let sem = Arc::new(Semaphore::new(5));
+    for fairness in [Fairness::default(), Fairness::Strict] {
+        acquire_many_is_not_starved_by_churn_in(fairness);
+    }
+}
+
+fn acquire_many_is_not_starved_by_churn_in(fairness: Fairness) {
+    each_runtime(move |rt| async move {
+        let sem = Arc::new(Semaphore::new(5).with_fairness(fairness));
         let stop = Arc::new(AtomicBool::new(false));
         let churned = Arc::new(AtomicUsize::new(0));
         let churners = bunch(&rt, World::Mixed, 6, {
@@ -780,7 +869,7 @@ fn acquire_many_is_not_starved_by_churn() {
 /// not yet polled. Permits are conserved at each step.
 #[test]
 fn cancel_at_every_point() {
-    let sem = Semaphore::new(1);
+    let sem = Semaphore::new(1).with_fairness(Fairness::Strict);
     // Never polled: nothing happened, nothing to undo.
     drop(sem.acquire_many(2));
     assert_eq!((sem.available_permits(), waiters(&sem)), (1, 0));
@@ -807,7 +896,7 @@ fn cancel_at_every_point() {
 /// waiter.
 #[test]
 fn dropped_granted_waiter_passes_permits_on() {
-    let sem = Semaphore::new(0);
+    let sem = Semaphore::new(0).with_fairness(Fairness::Strict);
     let mut first = sem.acquire_many(2);
     let mut second = sem.acquire();
     let mut third = sem.acquire();
@@ -829,7 +918,7 @@ fn dropped_granted_waiter_passes_permits_on() {
 #[test]
 fn dropped_front_waiter_unblocks_next() {
     each_runtime(|rt| async move {
-        let sem = Arc::new(Semaphore::new(1));
+        let sem = Arc::new(Semaphore::new(1).with_fairness(Fairness::Strict));
         let mut front = sem.acquire_many(2);
         assert!(is_pending(&poll_once(&mut front)));
         let s = sem.clone();
@@ -935,7 +1024,7 @@ fn close_wakes_waiters_with_err() {
 /// Permits granted before the close are kept; held permits still return.
 #[test]
 fn close_keeps_granted_and_held_permits() {
-    let sem = Semaphore::new(1);
+    let sem = Semaphore::new(1).with_fairness(Fairness::Strict);
     let held = sem.try_acquire().unwrap();
     let mut granted = sem.acquire();
     let mut failed = sem.acquire();

@@ -1,70 +1,101 @@
-//! The algorithm behind [`Semaphore`]: a strictly fair counting semaphore
-//! whose uncontended paths are one atomic read-modify-write.
+//! The algorithm behind [`Semaphore`]: a counting semaphore whose
+//! uncontended paths are one atomic read-modify-write, eventually fair by
+//! default and strictly FIFO on request ([`Fairness`]).
 //!
 //! # State
 //!
-//! One `AtomicUsize` holds the permit count and two flags:
+//! One `AtomicUsize` holds the permit count and three flags:
 //!
 //! ```text
-//!  bit 0       : QUEUED — at least one waiter is in the queue
-//!  bit 1       : CLOSED — `close()` has run; set once, never cleared
-//!  bits 2..    : the number of available permits (at most MAX_PERMITS)
+//!  bit 0       : HANDOFF — permits are handed to queued waiters directly;
+//!                lock-free paths may not take them
+//!  bit 1       : CLOSED  — `close()` has run; set once, never cleared
+//!  bit 2       : NOTIFY  — (eventual mode) the next release must wake the
+//!                front waiter
+//!  bits 3..    : the number of available permits (at most MAX_PERMITS)
 //! ```
 //!
-//! The queue lives under a mutex (`Waiters`): the crate's
-//! [`WaitList`], whose payload is the number of permits each waiter needs.
-//! Its order is arrival order and its front is the oldest waiter. The queue
-//! *is* the notification: a waiter learns its outcome by finding itself
-//! gone from it.
+//! The queue lives under a mutex (`Waiters`): the crate's [`WaitList`],
+//! whose payload is the number of permits each waiter needs and which
+//! carries the fairness policy. Its order is arrival order and its front is
+//! the oldest waiter.
+//!
+//! # Two modes, one queue
+//!
+//! * **Handoff** (`HANDOFF` set): always in strict mode while anyone waits;
+//!   in eventual mode while the front waiter is past the fairness bound.
+//!   Released permits stay in the count, where only the mutex holder may
+//!   take them, and are *granted* to the oldest waiters as their needs fit:
+//!   the dispatcher subtracts a waiter's need, removes it from the queue and
+//!   wakes it. A waiter learns of its grant by finding itself gone.
+//! * **Barging** (eventual mode, `HANDOFF` clear): released permits go back
+//!   to the count, where anyone may take them — a `try_acquire`, the first
+//!   attempt of a new `acquire`, or the front waiter. The front waiter is
+//!   woken *in place* (it stays queued) when the available permits cover its
+//!   need, and tries again under the mutex; if others took them first it is
+//!   *passed over* and sets `NOTIFY` again. Once it has been passed over for
+//!   longer than the bound (the list keeps the time), it sets `HANDOFF`, and
+//!   permits add up for it. Handoff ends when the queue empties or a new
+//!   front is not past the bound.
 //!
 //! Invariants (they hold whenever the mutex is free):
 //!
-//! 1. `QUEUED` is set exactly when the queue is non-empty, and it is only set
-//!    or cleared under the mutex.
-//! 2. While `QUEUED` is set, the permit count is only changed under the
+//! 1. `HANDOFF` and `NOTIFY` are only set or cleared under the mutex, or
+//!    (`NOTIFY`) cleared by a lock-free release, which then takes the mutex
+//!    and serves the front. With the queue empty both are clear.
+//! 2. While `HANDOFF` is set, the permit count is only changed under the
 //!    mutex: every lock-free path bails out to the mutex when it sees the
 //!    flag (and all of them change the state with a compare-exchange of the
 //!    whole word, so a flag set between their load and their write makes
 //!    the write fail).
-//! 3. If the queue is non-empty, its front waiter needs more permits than
-//!    are available (otherwise it would have been served).
-//! 4. A waiter leaves the queue only under the mutex, in one of three ways:
-//!    served from the front (its permits subtracted for it), failed by
-//!    `close` (which empties the queue and records the oldest failed id in
-//!    `closed_from`), or withdrawn by itself. Grants only ever take the
-//!    front, so every served id is below every id queued after it, and in
-//!    particular below `closed_from`. Hence a waiter that finds itself gone
-//!    was granted iff its id is below `closed_from`.
+//! 3. In handoff mode, the front waiter needs more permits than are
+//!    available (otherwise it would have been granted). In barging mode,
+//!    if the front's need fits in the available permits, the front has been
+//!    woken since it last looked (no lost wakeup): every change that can
+//!    make it fit — permits added with `NOTIFY` set, a new front — is
+//!    followed by a serve under the mutex, and the front only sets `NOTIFY`
+//!    with a compare-exchange that checks the count.
+//! 4. A waiter leaves the queue only under the mutex, in one of four ways:
+//!    granted from the front (its permits subtracted for it), taking its
+//!    own permits as the woken front (it then returns them to its caller at
+//!    once, and never looks at the queue again), failed by `close` (which
+//!    empties the queue and records the oldest failed id in `closed_from`),
+//!    or withdrawn by itself. Grants only ever take the front, so every
+//!    granted id is below every id queued after it, and in particular below
+//!    `closed_from`. Hence a waiter that finds itself gone was granted iff
+//!    its id is below `closed_from`.
 //!
 //! # The algorithm
 //!
-//! * **Fast paths.** With `QUEUED` and `CLOSED` clear, `try_acquire`,
-//!   the first step of `acquire` and `release` are one compare-exchange on
-//!   the state — a single read-modify-write each way.
+//! * **Fast paths.** With `HANDOFF` and `CLOSED` clear, `try_acquire`, the
+//!   first step of `acquire` and `release` are one compare-exchange on the
+//!   state — a single read-modify-write each way. A release that finds
+//!   `NOTIFY` set clears it in the same exchange and then takes the mutex to
+//!   serve the front.
 //! * **Queueing.** An `acquire` that cannot be served at once clones its
-//!   waker, takes the mutex, and there either takes the permits (if the
-//!   queue is empty and enough are available) or sets `QUEUED` with a
-//!   compare-exchange and joins the back of the queue.
-//! * **Dispatch.** Whoever adds permits while `QUEUED` is set does so under
-//!   the mutex and then *dispatches*: while the front waiter's need fits in
-//!   the available permits, it subtracts that need and removes and wakes
-//!   the waiter. When the queue becomes empty it clears `QUEUED`, reopening
-//!   the fast paths. The granted permits already belong to the waiter; when
-//!   it is polled it takes the mutex, finds itself gone (granted, by
-//!   invariant 4) and returns its permit.
+//!   waker, takes the mutex, and there either takes the permits (barging
+//!   mode, or nobody queued) or joins the back of the queue, setting
+//!   `HANDOFF` (strict mode) or `NOTIFY` (eventual mode, first in line).
+//! * **Serve** (`RawSemaphore::serve`), under the mutex after anything that
+//!   may let the front proceed: in handoff mode, grant while the front
+//!   fits; in barging mode, wake the front if it fits, else set `NOTIFY`;
+//!   with the queue empty, clear both flags, reopening the fast paths.
 //! * **Close.** `close` sets `CLOSED`, records `closed_from`, empties the
-//!   queue, clears `QUEUED` and wakes every waiter it removed, all under the
-//!   mutex. Waiters granted before the close keep their permits.
+//!   queue, clears the flags and wakes every waiter it removed, all under
+//!   the mutex. Waiters granted before the close keep their permits.
 //!
 //! # Why it is fair
 //!
-//! Once a waiter is queued, `QUEUED` stays set until the queue is empty, so
-//! every `acquire` and `try_acquire` sees it: `try_acquire` fails, and
-//! `acquire` joins the back of the queue. Permits released meanwhile stay in
-//! the count (nobody outside the mutex may take them) until the oldest
-//! waiter's need fits. So the oldest waiter is always served first, and an
-//! `acquire_many(n)` is never starved by a stream of smaller acquires: after
-//! it is queued, only waiters ahead of it can take permits.
+//! Waiters among themselves are served oldest first in both modes: only
+//! the front is granted or woken to try. In strict mode `HANDOFF` stays set
+//! while anyone is queued, so every `acquire` and `try_acquire` sees it:
+//! `try_acquire` fails, and `acquire` joins the back of the queue; the
+//! oldest waiter is always served first, and an `acquire_many(n)` is never
+//! starved by a stream of smaller acquires. In eventual mode running
+//! callers may take permits ahead of the front only until the front has
+//! been passed over for longer than the bound — a front whose need is not
+//! covered by what was freed counts as passed over too — after which the
+//! semaphore is in handoff mode until that waiter is served.
 //!
 //! # Why cancellation cannot lose or leak a permit
 //!
@@ -74,11 +105,11 @@
 //! one of two consistent states:
 //!
 //! * its entry is still queued: nothing was assigned to it. It removes the
-//!   entry, and if it was the front, dispatches, because the next waiter may
-//!   fit now.
+//!   entry, and if it was the front, serves, because the next waiter may
+//!   fit now (and a wake that had been meant for it passes on).
 //! * its entry is gone: by invariant 4 it was granted (id below
 //!   `closed_from`) or failed by the close. Granted permits are added back
-//!   and dispatched, so they go to the next waiter in line; a failed waiter
+//!   and served, so they go to the next waiter in line; a failed waiter
 //!   had nothing assigned.
 //!
 //! # Memory ordering
@@ -94,11 +125,11 @@
 //! * Failed compare-exchanges and the initial loads are `Relaxed`: they only
 //!   feed the next attempt, whose success ordering does the work.
 //! * The read-modify-writes under the mutex use `AcqRel`: they both take
-//!   permits (for a waiter) and publish them, and some of them (setting
-//!   `QUEUED` while the queue is empty) race with lock-free paths.
-//! * Loads under the mutex while `QUEUED` is set are `Relaxed`: by
-//!   invariant 2 the count is then written only under the mutex, which
-//!   orders those writes before the load.
+//!   permits (for a waiter, or the woken front for itself) and publish
+//!   them, and most of them race with lock-free paths.
+//! * Loads under the mutex are `Relaxed`: they feed a compare-exchange, or
+//!   (with `HANDOFF` set) read a count that by invariant 2 is then written
+//!   only under the mutex, which orders those writes before the load.
 //! * A granted waiter never touches the state: its permits were subtracted
 //!   by the dispatcher, which had acquired the releases (via the state or
 //!   the mutex); the waiter learns of the grant by finding its entry gone
@@ -112,14 +143,16 @@ use std::task::{Context, Poll};
 
 use super::{AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermitOf};
 use crate::engine::Op;
-use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, lock, loom_const_fn};
+use crate::fairness::Fairness;
+use crate::sync::{AtomicUsize, Locked, Mutex, Ordering, get_mut, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
-const QUEUED: usize = 1;
+const HANDOFF: usize = 1;
 const CLOSED: usize = 2;
-const SHIFT: u32 = 2;
+const NOTIFY: usize = 4;
+const SHIFT: u32 = 3;
 
-/// The most permits the count can hold (two bits of the state are flags).
+/// The most permits the count can hold (three bits of the state are flags).
 pub(super) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
 
 /// The permits encoded in `state`.
@@ -135,8 +168,9 @@ pub(super) struct RawSemaphore {
     /// semaphore, [`MAX_PERMITS`] otherwise.
     bound: usize,
     bounded: bool,
-    /// The queue of waiters. Guards the setting and clearing of `QUEUED` and
-    /// `CLOSED`, and the count while `QUEUED` is set.
+    /// The queue of waiters. Guards the setting and clearing of the flags
+    /// (but see invariant 1 for `NOTIFY`), and the count while `HANDOFF` is
+    /// set.
     waiters: Mutex<Waiters>,
 }
 
@@ -177,6 +211,13 @@ pub(super) enum TryTake {
     NoPermits,
 }
 
+/// What the front waiter's retry does (see `retry_front`).
+enum Retry {
+    Take,
+    HandOff,
+    Wait,
+}
+
 /// Outcome of the slow path of an acquire.
 enum Enqueue {
     Taken,
@@ -197,7 +238,7 @@ impl RawSemaphore {
                 bound,
                 bounded,
                 waiters: Mutex::new(Waiters {
-                    list: WaitList::new(),
+                    list: WaitList::with_fairness(Fairness::Eventual(Fairness::DEFAULT_BOUND)),
                     closed_from: u64::MAX,
                 }),
             }
@@ -237,9 +278,17 @@ impl RawSemaphore {
             .list
             .front()
             .map_or(waiters.list.next_id(), |w| w.id());
-        if waiters.list.wake_all() > 0 {
-            self.state.fetch_and(!QUEUED, Ordering::AcqRel);
-        }
+        waiters.list.wake_all();
+        self.state.fetch_and(!(HANDOFF | NOTIFY), Ordering::AcqRel);
+    }
+
+    /// Sets the fairness policy (construction only: nothing is queued).
+    pub(super) fn set_fairness(&mut self, fairness: Fairness) {
+        get_mut(&mut self.waiters).list.set_fairness(fairness);
+    }
+
+    pub(super) fn fairness(&self) -> Fairness {
+        lock(&self.waiters).list.fairness()
     }
 
     /// Adds `n` permits, lock-free while nobody waits. With `clamp`, permits
@@ -252,22 +301,29 @@ impl RawSemaphore {
         // Relaxed: only feeds the compare-exchange.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & QUEUED != 0 {
+            if state & HANDOFF != 0 {
                 let mut waiters = lock(&self.waiters);
                 return self.add_permits_locked(&mut waiters, n, clamp);
             }
             let add = self.addable(state, n, clamp)?;
             // Release: publishes the holder's work to the next acquirer.
+            // Clearing NOTIFY makes this release the one that wakes the
+            // front waiter (eventual mode).
             match self.state.compare_exchange_weak(
                 state,
-                state + (add << SHIFT),
+                (state + (add << SHIFT)) & !NOTIFY,
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(()),
+                Ok(_) => break,
                 Err(actual) => state = actual,
             }
         }
+        if state & NOTIFY != 0 {
+            let mut waiters = lock(&self.waiters);
+            self.serve(&mut waiters);
+        }
+        Ok(())
     }
 
     /// How many of `n` permits may be added to `state` without exceeding
@@ -285,7 +341,7 @@ impl RawSemaphore {
     }
 
     /// [`add_permits`](RawSemaphore::add_permits) with the mutex held,
-    /// followed by a dispatch.
+    /// followed by a serve.
     fn add_permits_locked(
         &self,
         waiters: &mut Locked<'_, Waiters>,
@@ -293,13 +349,13 @@ impl RawSemaphore {
         clamp: bool,
     ) -> Result<(), ReleaseError> {
         // Relaxed: only feeds the compare-exchange. A loop even under the
-        // mutex: if `QUEUED` was cleared meanwhile, lock-free paths race.
+        // mutex: outside handoff mode, lock-free paths race.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let add = self.addable(state, n, clamp)?;
             match self.state.compare_exchange_weak(
                 state,
-                state + (add << SHIFT),
+                (state + (add << SHIFT)) & !NOTIFY,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
@@ -307,29 +363,83 @@ impl RawSemaphore {
                 Err(actual) => state = actual,
             }
         }
-        self.dispatch(waiters);
+        self.serve(waiters);
         Ok(())
     }
 
-    /// Serves the oldest waiters while their needs fit, and clears `QUEUED`
-    /// once the queue is empty. Called with the mutex held after anything
-    /// that may let the front waiter proceed.
-    fn dispatch(&self, waiters: &mut Locked<'_, Waiters>) {
-        while let Some(front) = waiters.list.front() {
-            // Relaxed: `QUEUED` is set, so the count is only written under
-            // the mutex we hold (invariant 2).
-            let state = self.state.load(Ordering::Relaxed);
-            let need = front.payload;
-            if permits(state) < need {
+    /// Passes available permits on to the waiters, with the mutex held,
+    /// after anything that may let the front waiter proceed (permits added,
+    /// the front withdrawn or served).
+    ///
+    /// In handoff mode: grants the oldest waiters while their needs fit,
+    /// leaving handoff mode once the queue is empty or (eventual mode) the
+    /// new front is not past the bound. Outside it: wakes the front in
+    /// place if its need fits, else sets `NOTIFY` so that the next release
+    /// does; with the queue empty, clears both flags.
+    fn serve(&self, waiters: &mut Locked<'_, Waiters>) {
+        // Relaxed: only feeds the compare-exchanges (or, with HANDOFF set,
+        // the count is only written under this mutex: invariant 2).
+        let mut state = self.state.load(Ordering::Relaxed);
+        // Asked at most once per call (a clock read).
+        let mut past_bound = None;
+        loop {
+            let Some(front) = waiters.list.front() else {
+                // Empty queue: reopen the lock-free paths. AcqRel: see the
+                // module docs.
+                self.state.fetch_and(!(HANDOFF | NOTIFY), Ordering::AcqRel);
                 return;
+            };
+            let need = front.payload;
+            if state & HANDOFF != 0 {
+                if permits(state) < need {
+                    return;
+                }
+                // AcqRel: see the module docs.
+                state = self.state.fetch_sub(need << SHIFT, Ordering::AcqRel) - (need << SHIFT);
+                // Leaving the queue (below `closed_from`) is the grant.
+                waiters.list.wake_front();
+                past_bound = None;
+                if !waiters.list.is_empty() && !waiters.list.front_past_bound() {
+                    // Eventual mode, nobody past the bound any more: let
+                    // running callers barge again.
+                    state = self.state.fetch_and(!HANDOFF, Ordering::AcqRel) & !HANDOFF;
+                }
+                continue;
             }
-            // AcqRel: see the module docs.
-            self.state.fetch_sub(need << SHIFT, Ordering::AcqRel);
-            // Leaving the queue (below `closed_from`) is the grant.
-            waiters.list.wake_front();
+            // Eventual mode (strict mode is always in handoff while anyone
+            // waits). AcqRel on success: races with lock-free paths.
+            let fits = permits(state) >= need;
+            let next = if fits {
+                state & !NOTIFY
+            } else if permits(state) > 0
+                && *past_bound.get_or_insert_with(|| waiters.list.pass_over_front())
+            {
+                // Freed permits keep missing the front's need while others
+                // take them: hand off from now on, so they add up for it.
+                (state | HANDOFF) & !NOTIFY
+            } else {
+                state | NOTIFY
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if fits {
+                        // It tries again, competing with running callers.
+                        if let Some(front) = waiters.list.front_mut() {
+                            front.wake();
+                        }
+                        return;
+                    }
+                    if next & HANDOFF == 0 {
+                        return;
+                    }
+                    state = next;
+                }
+                Err(actual) => state = actual,
+            }
         }
-        // Empty queue: reopen the lock-free paths. Harmless if already clear.
-        self.state.fetch_and(!QUEUED, Ordering::AcqRel);
     }
 
     /// Lock-free attempt to take `n` permits; never jumps a queued waiter.
@@ -344,7 +454,7 @@ impl RawSemaphore {
             if n == 0 {
                 return TryTake::Taken;
             }
-            if state & QUEUED != 0 || permits(state) < n {
+            if state & HANDOFF != 0 || permits(state) < n {
                 return TryTake::NoPermits;
             }
             // Acquire: pairs with the Release of whoever gave the permits back.
@@ -367,21 +477,31 @@ impl RawSemaphore {
         let mut waiters = lock(&self.waiters);
         // Relaxed: only feeds the compare-exchanges.
         let mut state = self.state.load(Ordering::Relaxed);
+        let strict = waiters.list.is_strict();
+        let first = waiters.list.is_empty();
         loop {
             if state & CLOSED != 0 {
                 return Enqueue::Closed;
             }
-            if state & QUEUED != 0 {
-                // Others are queued; the front does not fit (invariant 3),
-                // and neither may we jump it: go to the back.
+            if state & HANDOFF != 0 {
+                // Others are queued and handed off to; the front does not
+                // fit (invariant 3), and neither may we jump it: go to the
+                // back.
                 break;
             }
             let (next, taken) = if permits(state) >= n {
+                // Eventual mode: barging past waiters is allowed here.
                 (state - (n << SHIFT), true)
+            } else if strict {
+                (state | HANDOFF, false)
+            } else if first {
+                // We become the front: the next release must wake us.
+                (state | NOTIFY, false)
             } else {
-                (state | QUEUED, false)
+                // The front is taken care of; join the back.
+                break;
             };
-            // AcqRel: taking permits acquires; setting QUEUED races with
+            // AcqRel: taking permits acquires; setting a flag races with
             // lock-free paths (a failed exchange means one of them won).
             match self
                 .state
@@ -396,14 +516,94 @@ impl RawSemaphore {
     }
 
     /// Polls queued waiter `ticket`: its outcome if it has left the queue,
-    /// else `None`, with `cx`'s waker stored if it changed.
-    fn poll_queued(&self, ticket: &mut Ticket, cx: &Context<'_>) -> Option<Wake> {
-        let fresh = ticket.fresh(cx);
-        let mut waiters = lock(&self.waiters);
-        if waiters.list.still_waiting(ticket, fresh) {
-            None
-        } else {
-            Some(waiters.outcome(ticket))
+    /// else `None`, with `cx`'s waker stored if it changed. In eventual mode
+    /// the front tries to take its permits here (it is woken in place to do
+    /// so), and once passed over for longer than the bound, switches the
+    /// semaphore to handoff mode.
+    fn poll_queued(&self, ticket: &mut Ticket, n: usize, cx: &Context<'_>) -> Option<Wake> {
+        let mut fresh = ticket.fresh(cx);
+        loop {
+            let mut waiters = lock(&self.waiters);
+            let front = waiters.list.is_front(ticket);
+            let Some(entry) = waiters.list.get_mut(ticket) else {
+                return Some(waiters.outcome(ticket));
+            };
+            // A woken-in-place entry has no waker; a spurious poll of one
+            // that has may still refresh it.
+            let woken = !entry.has_waker();
+            if front && woken {
+                if let Some(wake) = self.retry_front(&mut waiters, ticket, n) {
+                    return Some(wake);
+                }
+            }
+            let Some(entry) = waiters.list.get_mut(ticket) else {
+                return Some(waiters.outcome(ticket));
+            };
+            if let Some(new) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
+                entry.set_waker(new);
+            }
+            if entry.has_waker() {
+                return None;
+            }
+            // Woken, still waiting, and our waker may not be cloned under
+            // the lock: clone it outside, and look again (a wake that came
+            // meanwhile found no waker to run, so the retry above reruns).
+            drop(waiters);
+            fresh = Some(NewWaker::of(cx));
+            ticket.fresh(cx);
+        }
+    }
+
+    /// The woken front waiter's retry (eventual mode, mutex held): takes
+    /// its `n` permits if they are there (leaving the queue, `Granted`),
+    /// else records being passed over and either switches to handoff mode
+    /// (past the bound; it may then be granted at once) or sets `NOTIFY`
+    /// so the next release wakes it again (`None`: it keeps waiting).
+    fn retry_front(
+        &self,
+        waiters: &mut Locked<'_, Waiters>,
+        ticket: &Ticket,
+        n: usize,
+    ) -> Option<Wake> {
+        // Relaxed: only feeds the compare-exchanges.
+        let mut state = self.state.load(Ordering::Relaxed);
+        let mut past_bound = None;
+        loop {
+            if state & HANDOFF != 0 {
+                // Handed off to (strict mode, or set by an earlier retry):
+                // grants come from `serve`.
+                return None;
+            }
+            let (next, step) = if permits(state) >= n {
+                (state - (n << SHIFT), Retry::Take)
+            } else if *past_bound.get_or_insert_with(|| waiters.list.pass_over_front()) {
+                ((state | HANDOFF) & !NOTIFY, Retry::HandOff)
+            } else {
+                (state | NOTIFY, Retry::Wait)
+            };
+            // AcqRel: taking permits acquires (as in `try_take`); setting a
+            // flag races with lock-free paths.
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => match step {
+                    Retry::Take => {
+                        waiters.list.remove(ticket);
+                        // Permits may be left for the next waiter.
+                        self.serve(waiters);
+                        return Some(Wake::Granted);
+                    }
+                    Retry::HandOff => {
+                        // From now on permits are handed to waiters, us
+                        // first.
+                        self.serve(waiters);
+                        return (!waiters.list.is_front(ticket)).then(|| waiters.outcome(ticket));
+                    }
+                    Retry::Wait => return None,
+                },
+                Err(actual) => state = actual,
+            }
         }
     }
 
@@ -415,8 +615,9 @@ impl RawSemaphore {
         if let Some((_, was_front)) = waiters.list.remove(ticket) {
             // Still queued, so nothing was assigned to it.
             if was_front {
-                // The next waiter may fit now.
-                self.dispatch(&mut waiters);
+                // The next waiter may fit now (and a wake meant for us
+                // passes on to it).
+                self.serve(&mut waiters);
             }
             return None;
         }
@@ -526,7 +727,7 @@ impl<S: Deref<Target = Semaphore> + Clone> Op for AcquireOp<S> {
                 self.phase = Phase::Done;
                 Poll::Ready(result.map(|()| self.permit()))
             }
-            Phase::Queued(ticket) => match self.handle.raw.poll_queued(ticket, cx) {
+            Phase::Queued(ticket) => match self.handle.raw.poll_queued(ticket, self.n, cx) {
                 Some(wake) => {
                     self.phase = Phase::Done;
                     Poll::Ready(self.outcome(wake))

@@ -1,0 +1,97 @@
+//! Spin before sleeping (SPEC §0): the bounded wait a `_blocking` form
+//! makes for its wake-up before it parks its thread.
+//!
+//! On a virtual machine a parked thread takes 10–60 µs to run again, and
+//! whoever wakes it pays a system call. Most handoffs between running
+//! threads (a producer and a consumer, a holder releasing a permit) arrive
+//! much sooner than that, so a waiter that stays on its CPU a little longer
+//! catches them with neither side entering the kernel: the waker's
+//! `unpark` is then one atomic swap on the waiter's parker, and the waiter
+//! sees it with one compare-exchange ([`Parker::park_timeout`] with a zero
+//! timeout consumes a pending token and never blocks).
+//!
+//! The bound is crossbeam-utils' `Backoff::snooze` and parking_lot's
+//! `SpinWait`: a few rounds of `spin_loop` hints doubling in length
+//! (1 + 2 + … + 64 of them, well under a microsecond each round), then a
+//! few `yield_now`s, which on an oversubscribed machine let the thread we
+//! are waiting for run on our CPU. After that the waiter parks: the spin is
+//! a few microseconds at most, so a wait that lasts longer costs little
+//! more than it did before, while threads that outnumber the cores stop
+//! convoying on one sleep per handoff. Go's `sync.Mutex` bounds its spin
+//! the same way (four short rounds, and only with other CPUs running).
+//!
+//! Spinning is off where it cannot help or cannot be modelled: on a single
+//! CPU (the thread we wait for cannot run while we spin), under loom (whose
+//! scheduler would explore every spin step) and under Miri (slow, and
+//! nothing to measure). Async waits never spin: they return `Pending` to
+//! their executor.
+
+use std::time::Instant;
+
+use parking::Parker;
+
+/// Rounds of `spin_loop` hints: round `k` issues `2^k` of them.
+const SPIN_ROUNDS: u32 = 7;
+/// Rounds of `yield_now` after the spin rounds.
+const YIELD_ROUNDS: u32 = 6;
+
+/// Whether spinning can help here: more than one CPU, and not under a
+/// model checker or interpreter. Computed once.
+#[cfg(not(any(loom, miri)))]
+fn enabled() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    // 0 = not computed yet, 1 = off, 2 = on. Relaxed: a cached pure
+    // answer; two threads computing it at once store the same value.
+    static ENABLED: AtomicU8 = AtomicU8::new(0);
+    match ENABLED.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+            ENABLED.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+            on
+        }
+        v => v == 2,
+    }
+}
+
+#[cfg(all(miri, not(loom)))]
+fn enabled() -> bool {
+    false
+}
+
+/// Waits a short, bounded time for `parker`'s token (an unpark from the
+/// op's waker) without blocking the thread. Returns `true` if the token
+/// arrived (and consumes it), `false` when the spin is over (or disabled,
+/// or `deadline` passed) and the caller should park.
+#[cfg(not(loom))]
+pub(crate) fn for_token(parker: &Parker, deadline: Option<Instant>) -> bool {
+    if !enabled() {
+        return false;
+    }
+    for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+        if round < SPIN_ROUNDS {
+            for _ in 0..1u32 << round {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+            // A yield may take a while on a busy machine: respect the
+            // deadline (the spin rounds together are far shorter than any
+            // timeout worth giving).
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+        }
+        // A zero timeout never blocks: it takes a pending token with one
+        // compare-exchange, or returns `false` at once.
+        if parker.park_timeout(std::time::Duration::ZERO) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Under loom: never spins (and loom's parker has no timed park).
+#[cfg(loom)]
+pub(crate) fn for_token(_parker: &Parker, _deadline: Option<Instant>) -> bool {
+    false
+}
