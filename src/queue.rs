@@ -255,6 +255,37 @@ macro_rules! container {
         }
 
         impl<T> $name<T> {
+            /// Sets how freed items and slots are shared between waiters and
+            /// running callers (see [`Fairness`](crate::Fairness)); the
+            /// default is [`Fairness::Eventual`](crate::Fairness::Eventual)
+            /// with a 1 ms bound. Call it when building the container,
+            /// before it is shared.
+            ///
+            /// With [`Fairness::Strict`](crate::Fairness::Strict), an item
+            /// pushed while poppers wait is promised to the oldest of them at
+            /// once, and no `try_pop` or new `pop` can take it (likewise for
+            /// free slots and waiting pushers).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use rallypoint::Fairness;
+            ///
+            #[doc = concat!("let q = rallypoint::", stringify!($name), "::<u8>::bounded(4).with_fairness(Fairness::Strict);")]
+            /// assert_eq!(q.fairness(), Fairness::Strict);
+            /// ```
+            #[must_use]
+            pub fn with_fairness(mut self, fairness: crate::Fairness) -> Self {
+                self.core.set_fairness(fairness);
+                self
+            }
+
+            /// The fairness policy this container was built with.
+            #[must_use]
+            pub fn fairness(&self) -> crate::Fairness {
+                self.core.fairness()
+            }
+
             /// Pushes `item`, waiting while the container is full. Fails,
             /// handing the item back, if the container is or becomes closed.
             ///

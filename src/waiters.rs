@@ -203,6 +203,22 @@ impl<P> Entry<P> {
     pub(crate) fn id(&self) -> u64 {
         self.id
     }
+
+    /// See [`WaitList::pass_over_front`].
+    fn pass_over(&mut self, fairness: Fairness) -> bool {
+        match fairness {
+            Fairness::Strict => return true,
+            Fairness::Eventual(bound) if bound.is_zero() => return true,
+            Fairness::Eventual(_) => {}
+        }
+        match self.passed_over {
+            Some(since) => fairness.past_bound(since),
+            None => {
+                self.passed_over = Some(Instant::now());
+                false
+            }
+        }
+    }
 }
 
 /// The waiters of one primitive (or of one side of it), oldest first.
@@ -246,20 +262,20 @@ impl<P> WaitList<P> {
     /// only for a bound that is neither zero nor strict.
     pub(crate) fn pass_over_front(&mut self) -> bool {
         let fairness = self.fairness;
-        let Some(entry) = self.entries.front_mut() else {
-            return false;
-        };
-        match fairness {
-            Fairness::Strict => return true,
-            Fairness::Eventual(bound) if bound.is_zero() => return true,
-            Fairness::Eventual(_) => {}
+        match self.entries.front_mut() {
+            Some(entry) => entry.pass_over(fairness),
+            None => false,
         }
-        match entry.passed_over {
-            Some(since) => fairness.past_bound(since),
-            None => {
-                entry.passed_over = Some(Instant::now());
-                false
-            }
+    }
+
+    /// [`pass_over_front`](WaitList::pass_over_front) for `ticket`'s
+    /// waiter, wherever it is in line (several waiters may be woken at once
+    /// when several resources are freed).
+    pub(crate) fn pass_over(&mut self, ticket: &Ticket) -> bool {
+        let fairness = self.fairness;
+        match self.get_mut(ticket) {
+            Some(entry) => entry.pass_over(fairness),
+            None => false,
         }
     }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use common::*;
 use rallypoint::{
-    PopError, PopTimeoutError, PushError, PushTimeoutError, TaskDoneError, TryPopError,
+    Fairness, PopError, PopTimeoutError, PushError, PushTimeoutError, TaskDoneError, TryPopError,
     TryPushError,
 };
 
@@ -658,12 +658,12 @@ macro_rules! kind_tests {
                 });
             }
 
-            /// Cancellation at the pop's await point: a popper promised an
-            /// item and then dropped passes the item on to the next waiter;
+            /// Cancellation at the pop's await point (strict mode): a popper
+            /// promised an item and then dropped passes the item on to the next waiter;
             /// without another waiter the item stays for the next pop.
             #[test]
             fn cancelled_pop_passes_item_on() {
-                let q = C::unbounded();
+                let q = C::unbounded().with_fairness(Fairness::Strict);
                 let mut first = q.pop();
                 let mut second = q.pop();
                 assert!(poll_once(&mut first).is_pending());
@@ -693,11 +693,11 @@ macro_rules! kind_tests {
                 assert_eq!(q.try_pop(), Ok(3));
             }
 
-            /// Cancellation at the push's await point: a dropped push never
-            /// inserted its item, and passes a promised slot on.
+            /// Cancellation at the push's await point (strict mode): a dropped
+            /// push never inserted its item, and passes a promised slot on.
             #[test]
             fn cancelled_push_never_inserts_and_passes_slot_on() {
-                let q = C::bounded(1);
+                let q = C::bounded(1).with_fairness(Fairness::Strict);
                 q.try_push(1).unwrap();
                 let mut a = q.push(2);
                 let mut b = q.push_timeout(3, Duration::from_secs(60));
@@ -716,11 +716,11 @@ macro_rules! kind_tests {
                 assert_eq!(q.unfinished_tasks(), 2);
             }
 
-            /// Waiting poppers are served in the order they began waiting,
-            /// and a fresh pop cannot barge past them.
+            /// Strict mode: waiting poppers are served in the order they
+            /// began waiting, and a fresh pop cannot barge past them.
             #[test]
             fn waiting_poppers_served_in_order() {
-                let q = C::unbounded();
+                let q = C::unbounded().with_fairness(Fairness::Strict);
                 let mut pops: Vec<_> = (0..3).map(|_| q.pop()).collect();
                 for p in &mut pops {
                     assert!(poll_once(p).is_pending());
@@ -735,6 +735,89 @@ macro_rules! kind_tests {
                     assert_eq!(poll_once(&mut pops[round as usize]), Poll::Ready(Ok(round)));
                     drop(fresh);
                 }
+            }
+
+            /// Eventual fairness (the default), below the bound: a pushed
+            /// item wakes the oldest popper, and a running caller may take
+            /// it first (barging); the woken popper keeps its place, the
+            /// later one is not woken, and the next item goes to the oldest.
+            /// A woken popper that is dropped passes its wake on.
+            #[test]
+            fn eventual_pop_barging_below_the_bound() {
+                let q = C::unbounded()
+                    .with_fairness(Fairness::Eventual(Duration::from_secs(3600)));
+                let (first_w, first_flag) = flag_waker();
+                let (second_w, second_flag) = flag_waker();
+                let mut first = q.pop();
+                let mut second = q.pop();
+                assert!(poll_with(&mut first, &first_w).is_pending());
+                assert!(poll_with(&mut second, &second_w).is_pending());
+                q.try_push(1).unwrap();
+                assert!(first_flag.take(), "the oldest popper is woken");
+                assert!(!second_flag.take(), "only as many woken as items");
+                assert_eq!(q.try_pop(), Ok(1), "a running caller barges");
+                assert!(poll_with(&mut first, &first_w).is_pending());
+                assert!(poll_with(&mut second, &second_w).is_pending());
+                q.try_push(2).unwrap();
+                assert!(first_flag.take());
+                assert!(!second_flag.take());
+                // Woken, then dropped: the wake passes to `second`.
+                drop(first);
+                assert!(second_flag.take(), "a dropped woken popper passes its wake on");
+                assert_eq!(poll_with(&mut second, &second_w), Poll::Ready(Ok(2)));
+                assert_eq!(waiting_poppers(&q), 0);
+            }
+
+            /// Eventual fairness past the bound: a popper passed over for
+            /// longer than the bound gets the next item reserved for it, and
+            /// nobody barges until it is served.
+            #[test]
+            fn eventual_pop_past_the_bound_is_served_next() {
+                for bound in [Duration::ZERO, Duration::from_millis(5)] {
+                    let q = C::unbounded().with_fairness(Fairness::Eventual(bound));
+                    let (w, flag) = flag_waker();
+                    let mut popper = q.pop();
+                    assert!(poll_with(&mut popper, &w).is_pending());
+                    q.try_push(1).unwrap();
+                    assert_eq!(q.try_pop(), Ok(1), "barging before any pass-over");
+                    assert!(flag.take());
+                    assert!(poll_with(&mut popper, &w).is_pending());
+                    if !bound.is_zero() {
+                        std::thread::sleep(bound * 2);
+                        q.try_push(2).unwrap();
+                        assert_eq!(q.try_pop(), Ok(2), "still barging until it looks");
+                        assert!(flag.take());
+                        assert!(poll_with(&mut popper, &w).is_pending());
+                    }
+                    // Handoff: the next item is the popper's.
+                    q.try_push(3).unwrap();
+                    assert_eq!(q.try_pop(), Err(TryPopError::Empty), "{bound:?}");
+                    assert!(flag.take());
+                    assert_eq!(poll_with(&mut popper, &w), Poll::Ready(Ok(3)));
+                    // Nobody waits: the fast path is open again.
+                    q.try_push(4).unwrap();
+                    assert_eq!(q.try_pop(), Ok(4));
+                }
+            }
+
+            /// Eventual fairness for pushers: a freed slot wakes the oldest
+            /// pusher, and a running `try_push` may take it first.
+            #[test]
+            fn eventual_push_barging_below_the_bound() {
+                let q = C::bounded(1)
+                    .with_fairness(Fairness::Eventual(Duration::from_secs(3600)));
+                q.try_push(1).unwrap();
+                let (w, flag) = flag_waker();
+                let mut pusher = q.push(2);
+                assert!(poll_with(&mut pusher, &w).is_pending());
+                assert_eq!(q.try_pop(), Ok(1));
+                assert!(flag.take(), "the oldest pusher is woken");
+                q.try_push(3).unwrap();
+                assert!(poll_with(&mut pusher, &w).is_pending());
+                assert_eq!(q.try_pop(), Ok(3));
+                assert!(flag.take());
+                assert_eq!(poll_with(&mut pusher, &w), Poll::Ready(Ok(())));
+                assert_eq!(q.try_pop(), Ok(2));
             }
 
             /// `close()` wakes blocked poppers (threads and tasks) with

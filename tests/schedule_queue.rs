@@ -40,12 +40,22 @@
 //!   popped twice, a failed push hands back exactly its own item, and at
 //!   the end (all futures dropped) the container drains to exactly the
 //!   model's buffer, in order.
+//!
+//! That is strict mode ([`Fairness::Strict`]). Every schedule also runs in
+//! eventual mode with a bound no test reaches (1 h), whose model differs in
+//! the offers: an insertion reserves nothing but wakes the oldest popper not
+//! yet woken, if fewer are woken than there are free items (likewise for
+//! pushers and slots); a waiting popper, when polled, takes the next item if
+//! one is free (so a woken one may find it taken by a running caller: it
+//! then waits on, un-woken); a dropped woken waiter passes its wake on; and
+//! (a) also says every woken waiter has been woken since its last poll.
 
 mod schedule_common;
 
 use proptest::prelude::*;
 use rallypoint::{
-    PopTimeoutError, PriorityQueue, PushTimeoutError, Queue, Stack, TryPopError, TryPushError,
+    Fairness, PopTimeoutError, PriorityQueue, PushTimeoutError, Queue, Stack, TryPopError,
+    TryPushError,
 };
 use schedule_common::{Pool, config};
 use std::collections::HashSet;
@@ -71,7 +81,7 @@ type Fut<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 
 /// The common surface of the three containers, as used here.
 trait Container {
-    fn make(cap: Option<usize>) -> Self;
+    fn make(cap: Option<usize>, fairness: Fairness) -> Self;
     fn pop_fut(&self, timed: bool) -> Fut<'_>;
     fn push_fut(&self, item: u32, timed: bool) -> Fut<'_>;
     fn join_fut(&self) -> Fut<'_>;
@@ -90,11 +100,12 @@ trait Container {
 macro_rules! container {
     ($ty:ident) => {
         impl Container for $ty<u32> {
-            fn make(cap: Option<usize>) -> Self {
+            fn make(cap: Option<usize>, fairness: Fairness) -> Self {
                 match cap {
                     Some(c) => $ty::bounded(c),
                     None => $ty::unbounded(),
                 }
+                .with_fairness(fairness)
             }
             fn pop_fut(&self, timed: bool) -> Fut<'_> {
                 if timed {
@@ -212,15 +223,20 @@ enum W {
     Empty,
     PopFresh,
     PopWaiting,
+    /// Eventual mode: woken in place to take a free item.
+    PopWoken,
     PopReserved,
     PushFresh(u32),
     PushWaiting(u32),
+    /// Eventual mode: woken in place to take a free slot.
+    PushWoken(u32),
     PushReserved(u32),
     JoinFresh,
     JoinWaiting(u64),
 }
 
 struct Model {
+    strict: bool,
     order: Order,
     cap: Option<usize>,
     buf: Vec<u32>,
@@ -249,13 +265,47 @@ impl Model {
     fn has_free_item(&self) -> bool {
         self.buf.len() > self.pop_reserved()
     }
+    fn free_items(&self) -> usize {
+        self.buf.len().saturating_sub(self.pop_reserved())
+    }
+    fn free_slots(&self) -> usize {
+        self.cap.map_or(usize::MAX, |c| {
+            c.saturating_sub(self.buf.len())
+                .saturating_sub(self.push_reserved())
+        })
+    }
     fn offer_item(&mut self) {
+        if !self.strict {
+            let woken = self.count(|w| w == W::PopWoken);
+            if self.free_items() > woken {
+                if let Some(&k) = self.pop_list.iter().find(|&&k| self.w[k] == W::PopWaiting) {
+                    self.w[k] = W::PopWoken;
+                }
+            }
+            return;
+        }
         if !self.pop_list.is_empty() && self.has_free_item() {
             let k = self.pop_list.remove(0);
             self.w[k] = W::PopReserved;
         }
     }
     fn offer_slot(&mut self) {
+        if !self.strict {
+            let woken = self.count(|w| matches!(w, W::PushWoken(_)));
+            if self.free_slots() > woken {
+                if let Some(&k) = self
+                    .push_list
+                    .iter()
+                    .find(|&&k| matches!(self.w[k], W::PushWaiting(_)))
+                {
+                    let W::PushWaiting(item) = self.w[k] else {
+                        unreachable!()
+                    };
+                    self.w[k] = W::PushWoken(item);
+                }
+            }
+            return;
+        }
         if !self.push_list.is_empty() && self.has_free_slot() {
             let k = self.push_list.remove(0);
             let W::PushWaiting(item) = self.w[k] else {
@@ -287,10 +337,21 @@ impl Model {
     }
 }
 
-fn run<C: Container>(order: Order, cap: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let q = C::make(cap);
+fn run<C: Container>(
+    order: Order,
+    cap: Option<usize>,
+    strict: bool,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
+    let fairness = if strict {
+        Fairness::Strict
+    } else {
+        Fairness::Eventual(HOUR)
+    };
+    let q = C::make(cap, fairness);
     let mut pool: Pool<'_, Done> = Pool::new(WAITERS);
     let mut m = Model {
+        strict,
         order,
         cap,
         buf: Vec::new(),
@@ -339,7 +400,31 @@ fn run<C: Container>(order: Order, cap: Option<usize>, ops: Vec<Op>) -> Result<(
                             None
                         }
                     }
+                    W::PopWaiting | W::PopWoken if !m.strict => {
+                        if m.free_items() > 0 {
+                            m.pop_list.retain(|&j| j != k);
+                            m.w[k] = W::Empty;
+                            Some(Done::Pop(Ok(m.remove().unwrap())))
+                        } else {
+                            m.w[k] = W::PopWaiting;
+                            None
+                        }
+                    }
+                    W::PushWaiting(item) | W::PushWoken(item) if !m.strict => {
+                        if m.free_slots() > 0 {
+                            m.push_list.retain(|&j| j != k);
+                            m.w[k] = W::Empty;
+                            m.insert(item);
+                            Some(Done::Push(Ok(())))
+                        } else {
+                            m.w[k] = W::PushWaiting(item);
+                            None
+                        }
+                    }
                     W::PopWaiting | W::PushWaiting(_) => None,
+                    W::PopWoken | W::PushWoken(_) => {
+                        unreachable!("strict mode wakes none in place")
+                    }
                     W::PopReserved => {
                         m.w[k] = W::Empty;
                         Some(Done::Pop(m.remove().ok_or(())))
@@ -410,6 +495,16 @@ fn run<C: Container>(order: Order, cap: Option<usize>, ops: Vec<Op>) -> Result<(
                 match m.w[k] {
                     W::PopWaiting => m.pop_list.retain(|&j| j != k),
                     W::PushWaiting(_) => m.push_list.retain(|&j| j != k),
+                    W::PopWoken => {
+                        m.pop_list.retain(|&j| j != k);
+                        m.w[k] = W::Empty;
+                        m.offer_item();
+                    }
+                    W::PushWoken(_) => {
+                        m.push_list.retain(|&j| j != k);
+                        m.w[k] = W::Empty;
+                        m.offer_slot();
+                    }
                     W::PopReserved => {
                         m.w[k] = W::Empty;
                         m.offer_item();
@@ -493,7 +588,7 @@ fn run<C: Container>(order: Order, cap: Option<usize>, ops: Vec<Op>) -> Result<(
                     m.w[k] = W::PopReserved;
                 }
                 for k in std::mem::take(&mut m.push_list) {
-                    let W::PushWaiting(item) = m.w[k] else {
+                    let (W::PushWaiting(item) | W::PushWoken(item)) = m.w[k] else {
                         unreachable!()
                     };
                     m.w[k] = W::PushReserved(item);
@@ -527,7 +622,7 @@ fn run<C: Container>(order: Order, cap: Option<usize>, ops: Vec<Op>) -> Result<(
         // (a) no lost wakeup.
         for k in 0..WAITERS {
             let should_wake = match m.w[k] {
-                W::PopReserved | W::PushReserved(_) => true,
+                W::PopReserved | W::PushReserved(_) | W::PopWoken | W::PushWoken(_) => true,
                 W::JoinWaiting(start) => m.join_released(start),
                 _ => false,
             };
@@ -576,28 +671,41 @@ proptest! {
     #![proptest_config(config(2000))]
 
     #[test]
-    fn queue_matches_model(cap in cap(), ops in prop::collection::vec(op(), 1..40)) {
-        run::<Queue<u32>>(Order::Fifo, cap, ops)?;
+    fn queue_matches_model(
+        cap in cap(),
+        strict in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        run::<Queue<u32>>(Order::Fifo, cap, strict, ops)?;
     }
 
     #[test]
-    fn stack_matches_model(cap in cap(), ops in prop::collection::vec(op(), 1..40)) {
-        run::<Stack<u32>>(Order::Lifo, cap, ops)?;
+    fn stack_matches_model(
+        cap in cap(),
+        strict in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        run::<Stack<u32>>(Order::Lifo, cap, strict, ops)?;
     }
 
     #[test]
-    fn priority_queue_matches_model(cap in cap(), ops in prop::collection::vec(op(), 1..40)) {
-        run::<PriorityQueue<u32>>(Order::Greatest, cap, ops)?;
+    fn priority_queue_matches_model(
+        cap in cap(),
+        strict in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        run::<PriorityQueue<u32>>(Order::Greatest, cap, strict, ops)?;
     }
 }
 
-/// Waiting poppers are served in the order they began waiting, and a
-/// `try_pop` cannot take an item promised to one of them.
+/// Strict mode: waiting poppers are served in the order they began
+/// waiting, and a `try_pop` cannot take an item promised to one of them.
 #[test]
 fn poppers_served_fifo_without_barging() {
     run::<Queue<u32>>(
         Order::Fifo,
         None,
+        true,
         vec![
             Op::NewPop { k: 0, timed: false },
             Op::NewPop { k: 1, timed: true },

@@ -10,7 +10,8 @@ use super::error::{
 };
 use super::items::Items;
 use crate::engine::{Op, is_own_parker, named_future};
-use crate::sync::{AtomicBool, Locked, Mutex, Ordering, lock, loom_const_fn};
+use crate::fairness::Fairness;
+use crate::sync::{AtomicBool, Locked, Mutex, Ordering, get_mut, lock, loom_const_fn};
 use crate::waiters::{NewWaker, Ticket, WaitList};
 
 /// Everything a container is: one mutex-protected state, which holds the
@@ -56,15 +57,25 @@ impl Hints {
 /// Invariants, true whenever the lock is free and the container is open:
 ///
 /// * `pop.waiting` holds the poppers not yet given an item, in the crate's
-///   [`WaitList`]: leaving it other than by one's own withdrawal *is* the
-///   reservation. Whoever removes a waiter from the front (an offer, or
-///   `close`) counts it in `pop.reserved` and wakes it in the same critical
-///   section, so a waiter that finds itself gone holds a reservation.
-///   `pop.reserved` counts the poppers given one whose pop has not run yet.
-///   Every item beyond `pop.reserved` has been offered: poppers waiting
-///   implies `items.len() == pop.reserved`, and `pop.reserved <= items.len()`.
-/// * Symmetrically for pushers and free slots: pushers waiting implies
-///   `items.len() + push.reserved == capacity`.
+///   [`WaitList`]. In *handoff* mode (always under [`Fairness::Strict`];
+///   under eventual fairness while a waiter is past the bound), leaving it
+///   other than by one's own withdrawal *is* the reservation: whoever
+///   removes a waiter from the front (an offer, or `close`) counts it in
+///   `pop.reserved` and wakes it in the same critical section, so a waiter
+///   that finds itself gone holds a reservation. `pop.reserved` counts the
+///   poppers given one whose pop has not run yet, and `pop.reserved <=
+///   items.len()`. In handoff mode every item beyond `pop.reserved` has
+///   been offered: poppers waiting implies `items.len() == pop.reserved`.
+/// * In *barging* mode (eventual fairness, nobody past the bound) an offer
+///   reserves nothing: it wakes a waiting popper in place (`Side::woken`
+///   counts those not yet back), and the woken popper, or any running
+///   caller, takes a free item. Each free item beyond the woken count has
+///   woken one more popper: poppers waiting with a waker implies
+///   `items.len() - pop.reserved <= pop.woken`. A woken popper that finds
+///   nothing free was passed over; once one has been for longer than the
+///   bound, the side switches to handoff mode.
+/// * Symmetrically for pushers and free slots (`capacity - items.len() -
+///   push.reserved` free).
 ///
 /// `close()` turns every waiter into a reserved one (so each wakes, looks,
 /// and finds out), after which the inequalities may not hold: a reserved
@@ -87,31 +98,92 @@ struct State<T> {
     join_waiting: WaitList<()>,
 }
 
-/// The poppers or the pushers: those waiting, and how many hold a
-/// reservation (an item or a slot promised to them) not yet used.
+/// The poppers or the pushers: those waiting (each entry's payload says
+/// whether it was woken in place and has not looked yet), how many hold a
+/// reservation (an item or a slot promised to them) not yet used, and how
+/// many were woken in place.
 struct Side {
-    waiting: WaitList<()>,
+    waiting: WaitList<bool>,
     reserved: usize,
+    woken: usize,
+    /// Eventual fairness only: a waiter was passed over for longer than the
+    /// bound, so freed resources are reserved for waiters.
+    handoff: bool,
 }
 
 impl Side {
     const fn new() -> Self {
         Side {
-            waiting: WaitList::new(),
+            waiting: WaitList::with_fairness(Fairness::Eventual(Fairness::DEFAULT_BOUND)),
             reserved: 0,
+            woken: 0,
+            handoff: false,
         }
     }
 
-    /// Gives the oldest waiter a reservation: removes and wakes it.
-    fn reserve_front(&mut self) {
-        if self.waiting.wake_front().is_some() {
-            self.reserved += 1;
+    /// Waiters still waiting for something: not those woken because a
+    /// resource is free for them (they are about to look).
+    fn waiting_now(&self) -> usize {
+        self.waiting.len() - self.woken
+    }
+
+    /// Whether freed resources are reserved for waiters (no barging).
+    fn hands_off(&self) -> bool {
+        self.handoff || self.waiting.is_strict()
+    }
+
+    /// One more resource is free (`free` in all, unreserved): in handoff
+    /// mode reserve it for the oldest waiter (removed and woken); in
+    /// barging mode wake one more waiter in place if fewer are woken than
+    /// there are free resources.
+    fn offer(&mut self, free: usize) {
+        if self.waiting.is_empty() || free == 0 {
+            return;
+        }
+        if self.hands_off() {
+            if let Some(was_woken) = self.waiting.wake_front() {
+                self.reserved += 1;
+                if was_woken {
+                    self.woken -= 1;
+                }
+            }
+            if !self.waiting.is_strict() && !self.waiting.front_past_bound() {
+                // Nobody left past the bound: running callers may barge.
+                self.handoff = false;
+            }
+            return;
+        }
+        if free <= self.woken {
+            return;
+        }
+        // The oldest waiter not yet woken (entries without a waker are
+        // running: they registered under the lock and look again).
+        if let Some(entry) = self
+            .waiting
+            .iter_mut()
+            .find(|e| !e.payload && e.has_waker())
+        {
+            entry.payload = true;
+            entry.wake();
+            self.woken += 1;
         }
     }
 
     /// Gives every waiter a reservation (`close`: each re-checks).
     fn reserve_all(&mut self) {
         self.reserved += self.waiting.wake_all();
+        self.woken = 0;
+        self.handoff = false;
+    }
+
+    /// Takes `ticket`'s waiter out of line; whether it was there, and
+    /// whether it had been woken in place (its wake must pass on).
+    fn withdraw(&mut self, ticket: &Ticket) -> Option<bool> {
+        let (woken, _) = self.waiting.remove(ticket)?;
+        if woken {
+            self.woken -= 1;
+        }
+        Some(woken)
     }
 }
 
@@ -128,6 +200,18 @@ impl<T> State<T> {
     /// Whether a pop that holds no reservation may take an item now.
     fn has_free_item(&self) -> bool {
         self.items.len() > self.pop.reserved
+    }
+
+    /// Items not reserved for a popper.
+    fn free_items(&self) -> usize {
+        self.items.len().saturating_sub(self.pop.reserved)
+    }
+
+    /// Free slots not reserved for a pusher.
+    fn free_slots(&self) -> usize {
+        self.limit()
+            .saturating_sub(self.items.len())
+            .saturating_sub(self.push.reserved)
     }
 }
 
@@ -171,18 +255,27 @@ impl<T> Core<T> {
         self.hints.full.load(Ordering::Relaxed)
     }
 
-    /// Offers an unreserved item, if any, to the oldest waiting popper.
+    /// Offers an unreserved item, if any, to the waiting poppers.
     fn offer_item(&self, state: &mut State<T>) {
-        if !state.pop.waiting.is_empty() && state.has_free_item() {
-            state.pop.reserve_front();
-        }
+        let free = state.free_items();
+        state.pop.offer(free);
     }
 
-    /// Offers an unreserved free slot, if any, to the oldest waiting pusher.
+    /// Offers an unreserved free slot, if any, to the waiting pushers.
     fn offer_slot(&self, state: &mut State<T>) {
-        if !state.push.waiting.is_empty() && state.has_free_slot() {
-            state.push.reserve_front();
-        }
+        let free = state.free_slots();
+        state.push.offer(free);
+    }
+
+    /// Sets the fairness policy (construction only: nobody waits yet).
+    pub(crate) fn set_fairness(&mut self, fairness: Fairness) {
+        let state = get_mut(&mut self.state);
+        state.pop.waiting.set_fairness(fairness);
+        state.push.waiting.set_fairness(fairness);
+    }
+
+    pub(crate) fn fairness(&self) -> Fairness {
+        self.lock().pop.waiting.fairness()
     }
 
     /// Inserts `item` (the caller checked for room and openness).
@@ -307,8 +400,8 @@ impl<T> Core<T> {
             .field("capacity", &state.capacity)
             .field("closed", &state.closed)
             .field("unfinished_tasks", &state.unfinished)
-            .field("waiting_poppers", &state.pop.waiting.len())
-            .field("waiting_pushers", &state.push.waiting.len())
+            .field("waiting_poppers", &state.pop.waiting_now())
+            .field("waiting_pushers", &state.push.waiting_now())
             .finish()
     }
 }
@@ -326,12 +419,12 @@ impl<T> Core<T> {
 /// common cases — an attempt that succeeds at once, or a wait that was
 /// expected — take the lock once. (A blocking waiter's waker is the
 /// engine's own, which may be cloned under the lock: it needs no hint.)
-fn try_or_wait<T, R>(
+fn try_or_wait<T, R, P: Default>(
     core: &Core<T>,
     cx: &Context<'_>,
     expect_wait: fn(&Core<T>) -> bool,
     try_now: impl FnOnce(&mut State<T>) -> Option<R>,
-    line: fn(&mut State<T>) -> &mut WaitList<()>,
+    line: fn(&mut State<T>) -> &mut WaitList<P>,
 ) -> Result<R, Ticket> {
     // The blocking driver's own waker may be cloned under the lock, when
     // it turns out to be needed: no guessing for threads.
@@ -342,7 +435,7 @@ fn try_or_wait<T, R>(
         Some(out) => Ok(out),
         None => {
             let waker = waker.or_else(|| NewWaker::if_own(cx));
-            Err(line(&mut state).push(waker, ()))
+            Err(line(&mut state).push(waker, P::default()))
         }
     }
 }
@@ -350,23 +443,59 @@ fn try_or_wait<T, R>(
 /// Which [`Side`] of the state a popper or pusher waits on.
 type SideOf<T> = fn(&mut State<T>) -> &mut Side;
 
-/// Re-polls a waiting popper or pusher: the locked state if it has been
-/// given a reservation (now used up: the caller completes under this
-/// lock), or `None` while it still waits (with `cx`'s waker stored if it
-/// changed).
+/// How many resources (items, slots) a side's waiters compete for.
+type FreeOf<T> = fn(&State<T>) -> usize;
+
+/// Re-polls a waiting popper or pusher: the locked state if it may now
+/// complete — it was given a reservation (now used up), or in barging mode
+/// a resource is free — and the caller completes under this lock; or
+/// `None` while it still waits (with `cx`'s waker stored if it changed).
+///
+/// A waiter woken in place that finds nothing free was passed over (see
+/// [`WaitList::pass_over`]); past the bound, its side switches to handoff
+/// mode. It then needs a waker again: its own thread's is cloned under the
+/// lock, any other outside it, in a second round that looks again.
 fn claim<'a, T>(
     core: &'a Core<T>,
     ticket: &mut Ticket,
     cx: &Context<'_>,
     side: SideOf<T>,
+    free: FreeOf<T>,
 ) -> Option<Locked<'a, State<T>>> {
-    let fresh = ticket.fresh(cx);
-    let mut state = core.lock();
-    if side(&mut state).waiting.still_waiting(ticket, fresh) {
-        return None;
+    let mut fresh = ticket.fresh(cx);
+    loop {
+        let mut state = core.lock();
+        let free_now = free(&state);
+        let s = side(&mut state);
+        let Some(entry) = s.waiting.get_mut(ticket) else {
+            // Gone from the line: a reservation (handoff, or `close`).
+            s.reserved -= 1;
+            return Some(state);
+        };
+        let was_woken = std::mem::take(&mut entry.payload);
+        if was_woken {
+            s.woken -= 1;
+        }
+        if !s.hands_off() && free_now > 0 {
+            // Barging mode, something free: take it (the caller does).
+            s.waiting.remove(ticket);
+            return Some(state);
+        }
+        if was_woken && s.waiting.pass_over(ticket) {
+            // Passed over for too long: reserve from now on.
+            s.handoff = true;
+        }
+        let entry = s.waiting.get_mut(ticket).expect("still queued");
+        if let Some(new) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
+            entry.set_waker(new);
+        }
+        if entry.has_waker() {
+            return None;
+        }
+        drop(state);
+        fresh = Some(NewWaker::of(cx));
+        ticket.fresh(cx);
     }
-    side(&mut state).reserved -= 1;
-    Some(state)
 }
 
 /// The outcome of a pop's or push's first attempt: `Some` to return it
@@ -390,8 +519,9 @@ fn claim_queued<'a, T>(
     waiting: &mut Option<Ticket>,
     cx: &Context<'_>,
     side: SideOf<T>,
+    free: FreeOf<T>,
 ) -> Option<Locked<'a, State<T>>> {
-    let state = claim(core, waiting.as_mut().expect("queued"), cx, side)?;
+    let state = claim(core, waiting.as_mut().expect("queued"), cx, side, free)?;
     *waiting = None;
     Some(state)
 }
@@ -399,18 +529,27 @@ fn claim_queued<'a, T>(
 /// At the deadline: withdraws a popper or pusher that still waits (`Err`),
 /// or, if a reservation raced with the deadline, uses it (`Ok`, the caller
 /// completes under the lock). Reservations are made only under the lock,
-/// so the line tells exactly which.
+/// so the line tells exactly which. A wake-in-place it had not used yet
+/// passes on to the next waiter (`offer`).
 fn claim_or_withdraw<'a, T>(
     core: &'a Core<T>,
     ticket: &Ticket,
     side: SideOf<T>,
+    offer: fn(&Core<T>, &mut State<T>),
 ) -> Result<Locked<'a, State<T>>, ()> {
     let mut state = core.lock();
-    if side(&mut state).waiting.remove(ticket).is_some() {
-        return Err(());
+    match side(&mut state).withdraw(ticket) {
+        Some(woken) => {
+            if woken {
+                offer(core, &mut state);
+            }
+            Err(())
+        }
+        None => {
+            side(&mut state).reserved -= 1;
+            Ok(state)
+        }
     }
-    side(&mut state).reserved -= 1;
-    Ok(state)
 }
 
 /// A cancelled popper or pusher: withdraws, or gives up the reservation
@@ -422,7 +561,7 @@ fn abandon<T>(
     side: SideOf<T>,
     offer: fn(&Core<T>, &mut State<T>),
 ) {
-    if let Ok(mut state) = claim_or_withdraw(core, ticket, side) {
+    if let Ok(mut state) = claim_or_withdraw(core, ticket, side, offer) {
         offer(core, &mut state);
     }
 }
@@ -489,10 +628,16 @@ impl<T> Op for PushOp<'_, T> {
                 return polled;
             }
         }
-        let Some(mut state) = claim_queued(core, &mut self.waiting, cx, |s| &mut s.push) else {
+        let Some(mut state) = claim_queued(
+            core,
+            &mut self.waiting,
+            cx,
+            |s| &mut s.push,
+            State::free_slots,
+        ) else {
             return Poll::Pending;
         };
-        // Gone from the queue: a slot was reserved for us.
+        // A slot was reserved for us, or is free.
         Poll::Ready(self.push_reserved(&mut state))
     }
 
@@ -502,7 +647,7 @@ impl<T> Op for PushOp<'_, T> {
             return Poll::Ready(Err(PushTimeoutError::Timeout(self.take_item())));
         };
         Poll::Ready(
-            match claim_or_withdraw(self.core, &ticket, |s| &mut s.push) {
+            match claim_or_withdraw(self.core, &ticket, |s| &mut s.push, Core::offer_slot) {
                 Ok(mut state) => self.push_reserved(&mut state),
                 Err(()) => Err(PushTimeoutError::Timeout(self.take_item())),
             },
@@ -577,10 +722,16 @@ impl<T> Op for PopOp<'_, T> {
                 return polled;
             }
         }
-        let Some(mut state) = claim_queued(core, &mut self.waiting, cx, |s| &mut s.pop) else {
+        let Some(mut state) = claim_queued(
+            core,
+            &mut self.waiting,
+            cx,
+            |s| &mut s.pop,
+            State::free_items,
+        ) else {
             return Poll::Pending;
         };
-        // Gone from the queue: an item was reserved for us.
+        // An item was reserved for us, or is free.
         Poll::Ready(self.pop_reserved(&mut state))
     }
 
@@ -589,7 +740,7 @@ impl<T> Op for PopOp<'_, T> {
             return Poll::Ready(Err(PopTimeoutError::Timeout));
         };
         Poll::Ready(
-            match claim_or_withdraw(self.core, &ticket, |s| &mut s.pop) {
+            match claim_or_withdraw(self.core, &ticket, |s| &mut s.pop, Core::offer_item) {
                 // An item was reserved for us as the deadline passed: take it.
                 Ok(mut state) => self.pop_reserved(&mut state),
                 Err(()) => Err(PopTimeoutError::Timeout),

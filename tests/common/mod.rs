@@ -320,6 +320,42 @@ pub fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output
     Pin::new(future).poll(&mut cx)
 }
 
+/// Whether a [`flag_waker`] was woken.
+pub struct WakeFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl WakeFlag {
+    /// Whether it was woken since the last `take`; clears the flag.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+struct FlagWake(Arc<std::sync::atomic::AtomicBool>);
+
+impl std::task::Wake for FlagWake {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A waker that records being woken, for tests that check exactly who a
+/// primitive wakes (with [`poll_with`]).
+pub fn flag_waker() -> (std::task::Waker, WakeFlag) {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    (
+        std::task::Waker::from(Arc::new(FlagWake(flag.clone()))),
+        WakeFlag(flag),
+    )
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_with<F: Future + Unpin>(
+    future: &mut F,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    Pin::new(future).poll(&mut std::task::Context::from_waker(waker))
+}
+
 /// Spins (yielding the thread) until `cond` holds, failing after 30 s.
 /// For "wait until the other side has registered" in tests with threads,
 /// where the condition is observable (e.g. `n_waiting() == 2`).
