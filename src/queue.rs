@@ -11,8 +11,8 @@
 //! All of a container's state lives under **one mutex**: the buffer, the
 //! capacity, the closed flag, the unfinished-task count, the queues of
 //! waiting poppers and pushers (id and waker each, in arrival order) and
-//! the counts of reserved ones. `join` waiters sleep on an
-//! [`event_listener::Event`]. Wakers are woken through the engine's
+//! the counts of reserved and woken ones. `join` waiters wait in a
+//! third list. Wakers are woken through the engine's
 //! deferral, after the mutex is released. The mutex is held only for a few counter updates and
 //! one buffer operation, never while anyone sleeps. No `T` is dropped under
 //! it (items are moved out first); the only user code that runs under it is
@@ -21,43 +21,55 @@
 //! leaves the priority order unspecified but loses no item (the heap only
 //! swaps).
 //!
-//! ## Reservations: FIFO waiters, exactly-once, cancel-safe
+//! ## Fairness: wake in place, or reserve
 //!
-//! A pop first tries to take an item *that no earlier waiter was promised*.
-//! If there is none, it joins the back of the poppers' queue
-//! (`pop.waiting`, under the lock, so the queue is in arrival order) with
-//! its waker. A push that adds an item while poppers wait removes the
-//! oldest of them from the queue, counts it in `pop.reserved` and wakes it:
-//! that item is now promised to it, and neither a later `pop` nor a `try_pop` can take it (no
-//! barging). The woken popper takes the lock and removes an item; the item
-//! leaves the container only there, inside the call that returns it.
+//! Waiting poppers and pushers each wait in the crate's waiter list
+//! (`pop.waiting`, `push.waiting`, under the lock, so in arrival order),
+//! which also carries the container's [`Fairness`](crate::Fairness). How a
+//! freed resource (an item for poppers, a slot for pushers) reaches them
+//! depends on the mode of that side:
 //!
-//! Because a waiter leaves the queue only under the lock, and only by its
-//! own withdrawal or by being given a reservation, looking itself up (also
-//! under the lock) tells a cancelled or timed-out waiter exactly whether it
-//! held a reservation:
+//! * **Barging** (eventual fairness, the default, while no waiter is past
+//!   the bound): a push that adds an item while poppers wait *wakes the
+//!   oldest popper not yet woken in place* — as many as there are free
+//!   items — and reserves nothing. The woken popper takes the lock and
+//!   removes an item if one is free; a running `pop` or `try_pop` may have
+//!   taken it first, and then the woken popper was *passed over* and waits
+//!   on, keeping its place. Threads that outnumber the CPUs thus keep
+//!   running instead of waiting for one wake-up per item.
+//! * **Handoff** (always under [`Fairness::Strict`](crate::Fairness::Strict);
+//!   under eventual fairness once a waiter has been passed over for longer
+//!   than the bound, until nobody is): the push removes the oldest popper
+//!   from the queue, counts it in `pop.reserved` and wakes it: that item is
+//!   now promised to it, and neither a later `pop` nor a `try_pop` can take
+//!   it. The woken popper takes the lock and removes an item.
 //!
-//! * a **dropped** popper that held one gives it back and offers the item to
-//!   the next waiting popper; one that did not just leaves the queue;
+//! Either way an item leaves the container only inside the call that
+//! returns it. Because a waiter leaves the queue only under the lock — by
+//! its own withdrawal, by taking a free item, or by being given a
+//! reservation — looking itself up (also under the lock) tells a cancelled
+//! or timed-out waiter exactly where it stands:
+//!
+//! * a **dropped** popper that held a reservation gives it back and offers
+//!   the item to the next waiting popper; one that had been woken in place
+//!   passes the wake on; one that was merely waiting just leaves the queue;
 //! * a popper whose **deadline** passes after it was promised an item takes
 //!   the item and returns `Ok` (the race is settled in favour of completion).
 //!
 //! Pushers on a full bounded container do the same with free slots
-//! (`push.waiting` / `push.reserved`): a pop that frees a slot reserves it
-//! for the oldest waiting pusher, a dropped pusher passes its slot on, and a
-//! dropped push future never inserted its item (the item is inserted only
-//! inside the poll that returns `Ok`).
+//! (`push.waiting` / `push.reserved`), and a dropped push future never
+//! inserted its item (the item is inserted only inside the poll that
+//! returns `Ok`).
 //!
-//! **What is guaranteed:** waiting poppers are *served* in the order they
-//! began waiting — the n-th item pushed while poppers wait is promised to
-//! the n-th oldest of them, and a fresh `pop`/`try_pop` cannot take it from
-//! them. If several promised poppers wake at about the same time, they
-//! remove items in the order they get the lock, so two of them may swap
-//! items with each other (which one of two items a woken waiter gets is the
-//! scheduler's choice); nobody outside the promised set can. The price of
-//! this fairness: `try_pop` may report `Empty` while `len() > 0` when every
-//! buffered item is promised to a woken waiter that has not run yet (and
-//! `try_push` may report `Full` for the same reason with free slots).
+//! **What is guaranteed:** waiting poppers are woken, or promised items,
+//! in the order they began waiting. If several woken or promised poppers
+//! run at about the same time, they remove items in the order they get the
+//! lock, so two of them may swap items with each other (which one of two
+//! items a woken waiter gets is the scheduler's choice). In strict mode
+//! nobody outside the promised set can take them, at a price: `try_pop`
+//! may report `Empty` while `len() > 0` when every buffered item is
+//! promised to a woken waiter that has not run yet (and `try_push` may
+//! report `Full` for the same reason with free slots).
 //!
 //! # Close
 //!
@@ -137,14 +149,23 @@ macro_rules! shared_docs {
         "
 # Waiting order and fairness
 
-Waiting poppers are served in the order they began waiting: an item pushed
-while poppers wait is *promised* to the oldest of them, and neither a later
-`pop` nor a `try_pop` can take it (no barging). If several promised poppers
-wake at about the same time, they remove items in the order they run, so two
-of them may swap items with each other; nobody else can take them. The
-price: `try_pop` may report `Empty` while `len() > 0` when every buffered
-item is promised to a woken popper that has not run yet. Pushers waiting on
-a full bounded container get free slots the same way, oldest first.
+Waiting poppers are served in the order they began waiting, with the
+container's [`Fairness`](crate::Fairness) (set with `with_fairness`):
+
+* eventually fair (the default): an item pushed while poppers wait wakes
+  the oldest of them, and a popper that is running right now (`try_pop`, a
+  new `pop`) may take it first; a waiter passed over for longer than the
+  bound (1 ms) gets the next items promised to it, and nobody barges until
+  it is served;
+* strict: an item pushed while poppers wait is *promised* to the oldest of
+  them, and neither a later `pop` nor a `try_pop` can take it. The price:
+  `try_pop` may report `Empty` while `len() > 0` when every buffered item is
+  promised to a woken popper that has not run yet.
+
+If several woken poppers run at about the same time, they remove items in
+the order they run, so two of them may swap items with each other. Pushers
+waiting on a full bounded container get free slots the same way, oldest
+first.
 
 With one producer and one consumer, the order is exact.
 
