@@ -38,7 +38,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 
 use rallypoint::{
-    Barrier, Condition, Condvar, Event, Mutex, PriorityQueue, Queue, Semaphore, Stack,
+    Barrier, Condition, Condvar, Event, Fairness, Mutex, PriorityQueue, Queue, Semaphore, Stack,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -408,14 +408,15 @@ fn semaphore_release_vs_cancelled_waiter() {
     });
 }
 
-/// A queued `acquire_many(2)` is not overtaken: a `try_acquire` that starts
-/// after it is queued fails even though one permit is free, and the big
-/// acquire completes once `release(1)` makes two (a permit taken by the
-/// `try_acquire` before that is given back). Permits are conserved.
+/// Strict mode: a queued `acquire_many(2)` is not overtaken: a
+/// `try_acquire` that starts after it is queued fails even though one
+/// permit is free, and the big acquire completes once `release(1)` makes
+/// two (a permit taken by the `try_acquire` before that is given back).
+/// Permits are conserved.
 #[test]
 fn semaphore_acquire_many_not_overtaken_by_try_acquire() {
     loom::model(|| {
-        let sem = Arc::new(Semaphore::new(1));
+        let sem = Arc::new(Semaphore::new(1).with_fairness(Fairness::Strict));
         let queued = Arc::new(AtomicBool::new(false));
         let big = {
             let (sem, queued) = (sem.clone(), queued.clone());
@@ -451,6 +452,65 @@ fn semaphore_acquire_many_not_overtaken_by_try_acquire() {
         sem.release(1).unwrap();
         big.join().unwrap();
         small.join().unwrap();
+        assert_eq!(sem.available_permits(), 0);
+    });
+}
+
+/// Eventual fairness, barging (under loom the bound is never reached): a
+/// blocked waiter races with a `try_acquire` that gives its permit back and
+/// with two releases. The woken waiter may find a permit taken and wait on,
+/// but it is never left asleep while a permit is free (no lost wakeup), and
+/// permits are conserved.
+#[test]
+fn semaphore_eventual_woken_waiter_vs_barger() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.acquire_blocking().unwrap().forget())
+        };
+        let barger = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                if let Ok(permit) = sem.try_acquire() {
+                    drop(permit);
+                }
+            })
+        };
+        sem.release(1).unwrap();
+        barger.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(sem.available_permits(), 0);
+    });
+}
+
+/// Eventual fairness with a zero bound: the first pass-over switches to
+/// handoff, racing with a release and a cancelled second waiter. Both
+/// permits end up with the blocked waiter or back in the count, never lost.
+#[test]
+fn semaphore_eventual_handoff_switch() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0).with_fairness(Fairness::Eventual(std::time::Duration::ZERO)));
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.acquire_blocking().unwrap().forget())
+        };
+        let other = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                let mut acquire = Box::pin(sem.acquire());
+                if let Poll::Ready(permit) = poll_with(acquire.as_mut(), Waker::noop()) {
+                    drop(permit.unwrap());
+                }
+                drop(acquire);
+                if let Ok(permit) = sem.try_acquire() {
+                    drop(permit);
+                }
+            })
+        };
+        sem.release(1).unwrap();
+        other.join().unwrap();
+        waiter.join().unwrap();
         assert_eq!(sem.available_permits(), 0);
     });
 }
@@ -708,6 +768,33 @@ fn queue_push_vs_cancelled_popper() {
         };
         queue.try_push(7u32).unwrap();
         cancelled.join().unwrap();
+        assert_eq!(popper.join().unwrap(), 7);
+        assert!(queue.is_empty());
+    });
+}
+
+/// Eventual fairness: a push wakes a blocked popper in place while a
+/// running `try_pop` may take the item first (and pushes it back). The
+/// popper always gets the item in the end: a woken popper that finds it
+/// taken waits on and is woken again by the push-back.
+#[test]
+fn queue_eventual_woken_popper_vs_barger() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::unbounded());
+        let popper = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.pop_blocking().unwrap())
+        };
+        let barger = {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                if let Ok(item) = queue.try_pop() {
+                    queue.try_push(item).unwrap();
+                }
+            })
+        };
+        queue.try_push(7u32).unwrap();
+        barger.join().unwrap();
         assert_eq!(popper.join().unwrap(), 7);
         assert!(queue.is_empty());
     });
