@@ -139,6 +139,20 @@ pub(crate) trait Op {
         None
     }
 
+    /// Whether the blocking driver should retry [`spin_try`](Op::spin_try)
+    /// while it spins before registering (SPEC §0).
+    const SPINS: bool = false;
+
+    /// A cheap retry of the first attempt, for the blocking driver's spin
+    /// before it registers (only when [`SPINS`](Op::SPINS)): the output if
+    /// it completed the op, else `None` with the op unchanged. It may take
+    /// the op's lock (whose section defers any wake), but should look at a
+    /// lock-free hint first, since it is called in a loop.
+    #[inline]
+    fn spin_try(&mut self) -> Option<Self::Output> {
+        None
+    }
+
     /// Whether dropping the op now may wake another waiter (withdrawing a
     /// pending wait may pass a permit or an item on), so that the drop must
     /// run inside a [`WakeSection`]. (Stored wakers that a drop discards
@@ -288,6 +302,14 @@ impl<O: Op> Timed<O> {
         if let Some(out) = self.op.poll_fast() {
             self.done = true;
             return out;
+        }
+        // Spin on the first attempt before registering, unless the
+        // deadline has passed (a zero timeout tries exactly once).
+        if O::SPINS && self.deadline.is_none_or(|d| Instant::now() < d) {
+            if let Some(out) = crate::spin::until(|| self.op.spin_try()) {
+                self.done = true;
+                return out;
+            }
         }
         PARKER
             .try_with(|own| self.block_with(&own.parker, &own.waker))

@@ -58,6 +58,30 @@ fn enabled() -> bool {
     false
 }
 
+/// Retries `attempt` for a short, bounded time (the same schedule as
+/// [`for_token`]) before a blocking wait registers: the way parking_lot's
+/// mutex spins on its lock word, so that a resource freed within a few
+/// microseconds is taken without a registration, a wake-up or a system
+/// call. `None` when the spin is over (or disabled).
+pub(crate) fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    if !enabled() {
+        return None;
+    }
+    for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+        if round < SPIN_ROUNDS {
+            for _ in 0..1u32 << round {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+        if let Some(out) = attempt() {
+            return Some(out);
+        }
+    }
+    None
+}
+
 /// Waits a short, bounded time for `parker`'s token (an unpark from the
 /// op's waker) without blocking the thread. Returns `true` if the token
 /// arrived (and consumes it), `false` when the spin is over (or disabled,

@@ -654,6 +654,25 @@ impl<T> Op for PushOp<'_, T> {
         )
     }
 
+    const SPINS: bool = true;
+
+    fn spin_try(&mut self) -> Option<Self::Output> {
+        // The lock only when the hint says a slot may be free.
+        if self.waiting.is_some() || self.core.looks_full() {
+            return None;
+        }
+        let mut state = self.core.lock();
+        if state.closed {
+            Some(Err(PushTimeoutError::Closed(self.take_item())))
+        } else if state.has_free_slot() {
+            let item = self.take_item();
+            self.core.insert(&mut state, item);
+            Some(Ok(()))
+        } else {
+            None
+        }
+    }
+
     fn may_wake_on_drop(&self) -> bool {
         self.waiting.is_some()
     }
@@ -746,6 +765,22 @@ impl<T> Op for PopOp<'_, T> {
                 Err(()) => Err(PopTimeoutError::Timeout),
             },
         )
+    }
+
+    const SPINS: bool = true;
+
+    fn spin_try(&mut self) -> Option<Self::Output> {
+        // The lock only when the hint says an item may be there.
+        if self.waiting.is_some() || self.core.looks_empty() {
+            return None;
+        }
+        let mut state = self.core.lock();
+        if state.has_free_item() {
+            if let Some(item) = self.core.remove(&mut state) {
+                return Some(Ok(item));
+            }
+        }
+        state.closed.then_some(Err(PopTimeoutError::Closed))
     }
 
     fn may_wake_on_drop(&self) -> bool {

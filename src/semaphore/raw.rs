@@ -695,6 +695,18 @@ impl<S: Deref<Target = Semaphore> + Clone> Op for AcquireOp<S> {
         Some(result)
     }
 
+    const SPINS: bool = true;
+
+    #[inline]
+    fn spin_try(&mut self) -> Option<Self::Output> {
+        // A relaxed load first: the compare-exchange only when permits
+        // look available, so spinners do not take the state's cache line.
+        if self.raw().available() < self.n && !self.raw().is_closed() {
+            return None;
+        }
+        self.poll_fast()
+    }
+
     #[inline]
     fn may_wake_on_drop(&self) -> bool {
         // Only a queued waiter withdraws (and may pass permits on).
