@@ -490,7 +490,9 @@ fn semaphore_eventual_woken_waiter_vs_barger() {
 #[test]
 fn semaphore_eventual_handoff_switch() {
     loom::model(|| {
-        let sem = Arc::new(Semaphore::new(0).with_fairness(Fairness::Eventual(std::time::Duration::ZERO)));
+        let sem = Arc::new(
+            Semaphore::new(0).with_fairness(Fairness::Eventual(std::time::Duration::ZERO)),
+        );
         let waiter = {
             let sem = sem.clone();
             thread::spawn(move || sem.acquire_blocking().unwrap().forget())
