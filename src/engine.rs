@@ -140,7 +140,9 @@ pub(crate) trait Op {
     }
 
     /// Whether the blocking driver should retry [`spin_try`](Op::spin_try)
-    /// while it spins before registering (SPEC §0).
+    /// while it spins before registering (SPEC §0). (Unused under loom,
+    /// whose blocking driver never spins.)
+    #[cfg_attr(loom, allow(dead_code))]
     const SPINS: bool = false;
 
     /// A cheap retry of the first attempt, for the blocking driver's spin
@@ -149,6 +151,7 @@ pub(crate) trait Op {
     /// the op's lock (whose section defers any wake), but should look at a
     /// lock-free hint first, since it is called in a loop.
     #[inline]
+    #[cfg_attr(loom, allow(dead_code))]
     fn spin_try(&mut self) -> Option<Self::Output> {
         None
     }
