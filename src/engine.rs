@@ -309,7 +309,7 @@ impl<O: Op> Timed<O> {
         // Spin on the first attempt before registering, unless the
         // deadline has passed (a zero timeout tries exactly once).
         if O::SPINS && self.deadline.is_none_or(|d| Instant::now() < d) {
-            if let Some(out) = crate::spin::until(|| self.op.spin_try()) {
+            if let Some(out) = crate::spin::until(self.deadline, || self.op.spin_try()) {
                 self.done = true;
                 return out;
             }

@@ -58,14 +58,21 @@ fn enabled() -> bool {
     false
 }
 
-/// Retries `attempt` for a short, bounded time (the same schedule as
-/// [`for_token`]) before a blocking wait registers: the way parking_lot's
-/// mutex spins on its lock word, so that a resource freed within a few
-/// microseconds is taken without a registration, a wake-up or a system
-/// call. `None` when the spin is over (or disabled).
+/// Retries `attempt` on the spin schedule (the spin rounds, then the yield
+/// rounds) until it returns `Some`, the schedule is over, or `deadline`
+/// passes; `None` then (or when spinning is disabled).
+///
+/// Used twice by the blocking driver: before it registers, on the op's
+/// first attempt (the way parking_lot's mutex spins on its lock word, so
+/// that a resource freed within a few microseconds is taken without a
+/// registration, a wake-up or a system call), and after it registered, on
+/// its parker's token ([`for_token`]).
 // Unused under loom, whose blocking driver never spins.
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn until<T>(
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
     if !enabled() {
         return None;
     }
@@ -76,6 +83,12 @@ pub(crate) fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
             }
         } else {
             std::thread::yield_now();
+            // A yield may take a while on a busy machine: respect the
+            // deadline (the spin rounds together are far shorter than any
+            // timeout worth giving).
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
         }
         if let Some(out) = attempt() {
             return Some(out);
@@ -90,30 +103,12 @@ pub(crate) fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
 /// or `deadline` passed) and the caller should park.
 #[cfg(not(loom))]
 pub(crate) fn for_token(parker: &Parker, deadline: Option<Instant>) -> bool {
-    if !enabled() {
-        return false;
-    }
-    for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
-        if round < SPIN_ROUNDS {
-            for _ in 0..1u32 << round {
-                std::hint::spin_loop();
-            }
-        } else {
-            std::thread::yield_now();
-            // A yield may take a while on a busy machine: respect the
-            // deadline (the spin rounds together are far shorter than any
-            // timeout worth giving).
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-        }
-        // A zero timeout never blocks: it takes a pending token with one
-        // compare-exchange, or returns `false` at once.
-        if parker.park_timeout(std::time::Duration::ZERO) {
-            return true;
-        }
-    }
-    false
+    // A zero timeout never blocks: it takes a pending token with one
+    // compare-exchange, or returns `false` at once.
+    until(deadline, || {
+        parker.park_timeout(std::time::Duration::ZERO).then_some(())
+    })
+    .is_some()
 }
 
 /// Under loom: never spins (and loom's parker has no timed park).

@@ -50,7 +50,7 @@
 //!   bound, which is when the primitive switches to handing off.
 //!
 //! The time is recorded at the first pass-over rather than at arrival: a
-//! clock read costs about 0.4 µs on this project's VMs (no vDSO clock),
+//! clock read costs 0.2–0.4 µs on this project's VMs (measured; no vDSO clock),
 //! more than the rest of a registration, and until a waiter is first passed
 //! over nobody has taken anything ahead of it, so "not overtaken for longer
 //! than the bound" is exactly what the bound then guarantees.
