@@ -773,7 +773,7 @@ macro_rules! kind_tests {
             /// nobody barges until it is served.
             #[test]
             fn eventual_pop_past_the_bound_is_served_next() {
-                for bound in [Duration::ZERO, Duration::from_millis(5)] {
+                for bound in [Duration::ZERO, SHORT_BOUND] {
                     let q = C::unbounded().with_fairness(Fairness::Eventual(bound));
                     let (w, flag) = flag_waker();
                     let mut popper = q.pop();

@@ -721,7 +721,7 @@ fn eventual_running_caller_barges_below_the_bound() {
 /// is past the bound, barging is allowed again.
 #[test]
 fn eventual_waiter_past_the_bound_is_served_next() {
-    for bound in [Duration::ZERO, Duration::from_millis(5)] {
+    for bound in [Duration::ZERO, SHORT_BOUND] {
         let sem = Semaphore::new(0).with_fairness(Fairness::Eventual(bound));
         let mut front = sem.acquire();
         let mut second = sem.acquire();

@@ -46,6 +46,15 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 #[cfg(miri)]
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+/// A short eventual-fairness bound for tests that sleep past it and then
+/// check that a poll or two did *not* pass it. Under Miri one poll costs
+/// milliseconds of virtual time (see [`WATCHDOG`]), so the bound is longer
+/// there; sleeping past it costs nothing (the clock jumps).
+#[cfg(not(miri))]
+pub const SHORT_BOUND: Duration = Duration::from_millis(5);
+#[cfg(miri)]
+pub const SHORT_BOUND: Duration = Duration::from_secs(2);
+
 /// The `RALLYPOINT_STRESS` multiplier (default 1; must be a positive integer).
 pub fn stress_factor() -> usize {
     static FACTOR: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
