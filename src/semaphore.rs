@@ -3,21 +3,27 @@
 //!
 //! This file is the public API; the algorithm (state layout, invariants,
 //! why it is fair, why cancellation cannot leak a permit, memory ordering)
-//! is in `semaphore/raw.rs`, the errors in `semaphore/error.rs`.
+//! is in `semaphore/raw.rs`; the permit type, the named futures and the
+//! errors have a file each beside it.
 
 mod error;
+mod futures;
+mod permit;
 mod raw;
 
 use std::fmt;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{AcquireError, AcquireTimeoutError, ReleaseError, TryAcquireError};
+pub use futures::{
+    SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
+};
+pub use permit::{SemaphorePermit, SemaphorePermitArc, SemaphorePermitOf};
 use raw::{AcquireOp, RawSemaphore, TryTake};
 
 use crate::Fairness;
-use crate::engine::{deadline_after, named_future};
+use crate::engine::deadline_after;
 use crate::sync::loom_const_fn;
 
 /// A counting semaphore shared by async tasks and threads: Python's
@@ -702,15 +708,6 @@ impl Semaphore {
     }
 }
 
-/// Maps the op's error for the front-ends without a deadline (which cannot
-/// time out).
-fn acquire_error(err: AcquireTimeoutError) -> AcquireError {
-    match err {
-        AcquireTimeoutError::ExceedsBound => AcquireError::ExceedsBound,
-        AcquireTimeoutError::Closed | AcquireTimeoutError::Timeout => AcquireError::Closed,
-    }
-}
-
 impl Default for Semaphore {
     /// One permit, like Python's `Semaphore()`.
     ///
@@ -743,185 +740,4 @@ impl fmt::Debug for Semaphore {
             .field("closed", &self.is_closed())
             .finish()
     }
-}
-
-/// Permits taken from a [`Semaphore`]; dropping it gives them back.
-///
-/// One type behind two names: [`SemaphorePermit`] borrows the semaphore
-/// (`S = &Semaphore`, from [`acquire`](Semaphore::acquire) and friends) and
-/// [`SemaphorePermitArc`] owns a clone of its `Arc` (`S = Arc<Semaphore>`,
-/// from [`acquire_arc`](Semaphore::acquire_arc) and friends), so it can be
-/// moved into a spawned task or another thread.
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{Semaphore, SemaphorePermit, SemaphorePermitArc};
-/// use std::sync::Arc;
-///
-/// let sem = Arc::new(Semaphore::new(2));
-/// {
-///     let permit: SemaphorePermit<'_> = sem.try_acquire().unwrap();
-///     assert_eq!(permit.num_permits(), 1);
-///     assert_eq!(sem.available_permits(), 1);
-/// }
-/// assert_eq!(sem.available_permits(), 2);
-///
-/// let owned: SemaphorePermitArc = sem.try_acquire_arc().unwrap();
-/// std::thread::spawn(move || drop(owned)).join().unwrap();
-/// assert_eq!(sem.available_permits(), 2);
-/// ```
-#[must_use = "the permits are given back as soon as the permit is dropped"]
-#[clippy::has_significant_drop]
-pub struct SemaphorePermitOf<S: Deref<Target = Semaphore>> {
-    sem: S,
-    n: usize,
-}
-
-/// Permits borrowed from a [`Semaphore`]: see [`SemaphorePermitOf`].
-pub type SemaphorePermit<'a> = SemaphorePermitOf<&'a Semaphore>;
-
-/// Permits from an `Arc<Semaphore>`, owning a clone of the `Arc`: see
-/// [`SemaphorePermitOf`].
-pub type SemaphorePermitArc = SemaphorePermitOf<Arc<Semaphore>>;
-
-impl<S: Deref<Target = Semaphore>> SemaphorePermitOf<S> {
-    /// Consumes the permit without giving its permits back: the semaphore's
-    /// count stays lower (Python's `acquire()` without `release()`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = rallypoint::Semaphore::new(2);
-    /// sem.try_acquire().unwrap().forget();
-    /// assert_eq!(sem.available_permits(), 1);
-    /// ```
-    pub fn forget(mut self) {
-        self.n = 0;
-    }
-
-    /// The number of permits this permit holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = rallypoint::Semaphore::new(3);
-    /// assert_eq!(sem.try_acquire_many(3).unwrap().num_permits(), 3);
-    /// ```
-    #[must_use]
-    pub fn num_permits(&self) -> usize {
-        self.n
-    }
-}
-
-impl<S: Deref<Target = Semaphore>> Drop for SemaphorePermitOf<S> {
-    #[inline]
-    fn drop(&mut self) {
-        // Cannot fail: clamped at the bound (see `Semaphore::bounded`).
-        let _ = self.sem.raw.add_permits(self.n, true);
-    }
-}
-
-// One impl per public name, so `Debug` shows the name the user wrote.
-impl fmt::Debug for SemaphorePermit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphorePermit")
-            .field("permits", &self.n)
-            .finish()
-    }
-}
-
-impl fmt::Debug for SemaphorePermitArc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphorePermitArc")
-            .field("permits", &self.n)
-            .finish()
-    }
-}
-
-named_future! {
-    /// Future returned by [`Semaphore::acquire`] and
-    /// [`Semaphore::acquire_many`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquire;
-    /// let sem = Semaphore::new(1);
-    /// let future: SemaphoreAcquire<'_> = sem.acquire();
-    /// assert_eq!(future.await.unwrap().num_permits(), 1);
-    /// # });
-    /// ```
-    pub struct SemaphoreAcquire<'a>(AcquireOp<&'a Semaphore>)
-        -> Result<SemaphorePermit<'a>, AcquireError>;
-    |result| result.map_err(acquire_error)
-}
-
-named_future! {
-    /// Future returned by [`Semaphore::acquire_timeout`] and
-    /// [`Semaphore::acquire_many_timeout`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquireTimeout;
-    /// use std::time::Duration;
-    /// let sem = Semaphore::new(0);
-    /// let future: SemaphoreAcquireTimeout<'_> = sem.acquire_timeout(Duration::from_millis(1));
-    /// assert!(future.await.unwrap_err().is_timeout());
-    /// # });
-    /// ```
-    pub struct SemaphoreAcquireTimeout<'a>(AcquireOp<&'a Semaphore>)
-        -> Result<SemaphorePermit<'a>, AcquireTimeoutError>;
-    |result| result
-}
-
-named_future! {
-    /// Future returned by [`Semaphore::acquire_arc`] and
-    /// [`Semaphore::acquire_many_arc`]. It owns a clone of the `Arc`, so it
-    /// is `'static` and can be spawned.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquireArc;
-    /// use std::sync::Arc;
-    /// let sem = Arc::new(Semaphore::new(1));
-    /// let future: SemaphoreAcquireArc = sem.acquire_arc();
-    /// let permit = std::thread::spawn(move || futures_lite::future::block_on(future))
-    ///     .join()
-    ///     .unwrap()
-    ///     .unwrap();
-    /// assert_eq!(permit.num_permits(), 1);
-    /// ```
-    pub struct SemaphoreAcquireArc(AcquireOp<Arc<Semaphore>>)
-        -> Result<SemaphorePermitArc, AcquireError>;
-    |result| result.map_err(acquire_error)
-}
-
-named_future! {
-    /// Future returned by [`Semaphore::acquire_arc_timeout`] and
-    /// [`Semaphore::acquire_many_arc_timeout`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquireArcTimeout;
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    /// let sem = Arc::new(Semaphore::new(2));
-    /// let future: SemaphoreAcquireArcTimeout = sem.acquire_many_arc_timeout(2, Duration::from_secs(1));
-    /// assert_eq!(future.await.unwrap().num_permits(), 2);
-    /// # });
-    /// ```
-    pub struct SemaphoreAcquireArcTimeout(AcquireOp<Arc<Semaphore>>)
-        -> Result<SemaphorePermitArc, AcquireTimeoutError>;
-    |result| result
 }
