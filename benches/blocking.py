@@ -23,6 +23,7 @@ Usage:
     python3 benches/blocking.py                    # both runs, then the tables
     python3 benches/blocking.py --filter 'blk_queue_'   # criterion filter (regex)
     python3 benches/blocking.py --skip-run --md blocking.md   # report only
+    python3 benches/blocking.py --criterion '--warm-up-time 1 --measurement-time 3'
 
 `--filter` is passed to criterion as its filter, and also restricts the
 report to the groups where some id matches (whole groups, so that the
@@ -101,8 +102,13 @@ def target_dir():
 # Running
 # ---------------------------------------------------------------------------
 
+# Extra criterion arguments (`--criterion ARGS`), e.g. shorter runs.
+CRITERION_ARGS = []
+
+
 def cargo_bench(baseline, filter_):
-    cmd = ["cargo", "bench", "--bench", BENCH, "--", "--save-baseline", baseline]
+    cmd = ["cargo", "bench", "--bench", BENCH, "--", "--save-baseline", baseline,
+           *CRITERION_ARGS]
     if filter_:
         cmd.append(filter_)
     print(f"blocking.py: {' '.join(cmd)}", file=sys.stderr, flush=True)
@@ -253,10 +259,14 @@ def main():
     ap.add_argument("--filter", metavar="REGEX",
                     help="criterion filter: only benchmarks whose id matches REGEX")
     ap.add_argument("--md", metavar="FILE", help="also write the Markdown report to FILE")
+    ap.add_argument("--criterion", metavar="ARGS", default="",
+                    help="extra criterion arguments for both runs, e.g. "
+                         "'--warm-up-time 1 --measurement-time 3'")
     ap.add_argument("--threshold", type=float, default=0.10,
                     help="flag rallypoint rows slower than the best peer by more than "
                          "this (default 0.10)")
     args = ap.parse_args()
+    CRITERION_ARGS.extend(args.criterion.split())
 
     if args.filter:
         try:

@@ -10,15 +10,21 @@
 //! sees it with one compare-exchange ([`Parker::park_timeout`] with a zero
 //! timeout consumes a pending token and never blocks).
 //!
-//! The bound is crossbeam-utils' `Backoff::snooze` and parking_lot's
-//! `SpinWait`: a few rounds of `spin_loop` hints doubling in length
-//! (1 + 2 + … + 64 of them, well under a microsecond each round), then a
-//! few `yield_now`s, which on an oversubscribed machine let the thread we
-//! are waiting for run on our CPU. After that the waiter parks: the spin is
-//! a few microseconds at most, so a wait that lasts longer costs little
-//! more than it did before, while threads that outnumber the cores stop
-//! convoying on one sleep per handoff. Go's `sync.Mutex` bounds its spin
-//! the same way (four short rounds, and only with other CPUs running).
+//! The shape is parking_lot's `SpinWait` and crossbeam-utils' `Backoff`:
+//! a couple of `spin_loop` hints (1 + 2), then a few `yield_now`s, then
+//! park. The pure spin is kept that short on purpose: measured on this
+//! project's 2-vCPU VMs (BENCHMARKS.md, "spin schedule"), crossbeam's
+//! longer spin (1 + 2 + … + 64 hints, each `pause` about 140 cycles on
+//! current x86) made a condition ping-pong 2–3.5× slower than std's
+//! whenever both threads shared a CPU: the waiter burned its time slice
+//! while the thread it waited for could not run. A `yield_now` instead
+//! hands the CPU to that thread at once when it is runnable here, and
+//! returns at once when it is not (it is running elsewhere), so the yield
+//! rounds are the spin that works in both cases. The whole window is a few
+//! microseconds: a wait that lasts longer costs little more than it did
+//! without it, while threads that outnumber the cores stop convoying on
+//! one sleep per handoff. Go's `sync.Mutex` bounds its spin the same way
+//! (four short rounds, and only with other CPUs running).
 //!
 //! Spinning is off where it cannot help or cannot be modelled: on a single
 //! CPU (the thread we wait for cannot run while we spin), under loom (whose
@@ -31,9 +37,9 @@ use std::time::Instant;
 use parking::Parker;
 
 /// Rounds of `spin_loop` hints: round `k` issues `2^k` of them.
-const SPIN_ROUNDS: u32 = 7;
+const SPIN_ROUNDS: u32 = 2;
 /// Rounds of `yield_now` after the spin rounds.
-const YIELD_ROUNDS: u32 = 6;
+const YIELD_ROUNDS: u32 = 8;
 
 /// Whether spinning can help here: more than one CPU, and not under a
 /// model checker or interpreter. Computed once.

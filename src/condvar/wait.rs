@@ -39,6 +39,17 @@ impl<'a, T: ?Sized> LazyLock<'a, T> {
             if let Some(guard) = self.mutex.try_lock() {
                 return Poll::Ready(guard);
             }
+            // A blocking waiter spins briefly on the lock before queueing
+            // on it: a notifier usually still holds the mutex when the
+            // woken waiter gets here and releases it a moment later, and
+            // queueing would cost a second sleep and wake-up for that
+            // moment (std's futex mutex spins for the same reason). Async
+            // waiters never spin (SPEC §0).
+            if crate::engine::is_own_parker(cx.waker()) {
+                if let Some(guard) = crate::spin::until(None, || self.mutex.try_lock()) {
+                    return Poll::Ready(guard);
+                }
+            }
         }
         let mutex = self.mutex;
         let waker = self.shield.waker(cx);
