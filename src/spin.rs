@@ -14,12 +14,12 @@
 //! a couple of `spin_loop` hints (1 + 2), then a few `yield_now`s, then
 //! park. The pure spin is kept that short on purpose: measured on this
 //! project's 2-vCPU VMs (BENCHMARKS.md, "spin schedule"), crossbeam's
-//! longer spin (1 + 2 + … + 64 hints, each `pause` about 140 cycles on
-//! current x86) made a condition ping-pong 2–3.5× slower than std's
+//! longer spin (1 + 2 + … + 64 hints) made a condition ping-pong
+//! 2.2–3.5× slower than std's
 //! whenever both threads shared a CPU: the waiter burned its time slice
 //! while the thread it waited for could not run. A `yield_now` instead
 //! hands the CPU to that thread at once when it is runnable here, and
-//! returns at once when it is not (it is running elsewhere), so the yield
+//! costs one system call when it is not (it is running elsewhere), so the yield
 //! rounds are the spin that works in both cases. The whole window is a few
 //! microseconds: a wait that lasts longer costs little more than it did
 //! without it, while threads that outnumber the cores stop convoying on

@@ -40,11 +40,12 @@ impl<'a, T: ?Sized> LazyLock<'a, T> {
                 return Poll::Ready(guard);
             }
             // A blocking waiter spins briefly on the lock before queueing
-            // on it: a notifier usually still holds the mutex when the
-            // woken waiter gets here and releases it a moment later, and
-            // queueing would cost a second sleep and wake-up for that
-            // moment (std's futex mutex spins for the same reason). Async
-            // waiters never spin (SPEC §0).
+            // on it: when the notifier still holds the mutex, it releases
+            // it a moment later, and queueing would cost a second sleep and
+            // wake-up for that moment (std's futex mutex spins for the same
+            // reason). No deadline: the spin is bounded to a few
+            // microseconds (`spin.rs`), and the relock after a wait must
+            // finish anyway. Async waiters never spin (SPEC §0).
             if crate::engine::is_own_parker(cx.waker()) {
                 if let Some(guard) = crate::spin::until(None, || self.mutex.try_lock()) {
                     return Poll::Ready(guard);
