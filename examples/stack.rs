@@ -31,7 +31,9 @@ fn threads() {
                     println!("Consumer{c} popped {task}");
                 }
             });
-            std::thread::sleep(PAUSE / 5); // start waiting in order
+            // Start waiting in order. The pause is generous on purpose: on a
+            // loaded machine a new thread can take many milliseconds to run.
+            std::thread::sleep(PAUSE);
             consumer
         })
         .collect();
@@ -60,7 +62,7 @@ async fn tasks() {
                 println!("Consumer{c} popped {task}");
             }
         }));
-        smol::Timer::after(PAUSE / 5).await;
+        smol::Timer::after(PAUSE).await; // start waiting in order
     }
     for i in 0..6 {
         smol::Timer::after(PAUSE).await;
