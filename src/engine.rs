@@ -227,6 +227,38 @@ pub(crate) fn is_own_parker(waker: &Waker) -> bool {
     }
 }
 
+/// This thread's blocking-driver waker, for unit tests that poll an op as a
+/// blocking wait would (so that it counts as a thread's).
+#[cfg(all(test, not(loom)))]
+pub(crate) fn own_parker_waker() -> Waker {
+    PARKER.with(|own| own.waker.clone())
+}
+
+/// Whether `waker` belongs to a blocking (`_blocking`) wait on this
+/// thread, as opposed to an async task: a thread's wake-up is a trip
+/// through the kernel scheduler, a task's an executor enqueue, and the
+/// containers' fairness treats the two differently (see `queue.rs`).
+/// Natively that is this thread's parker waker; under loom, whose blocking
+/// driver makes a fresh parker per wait, a flag the driver sets while it
+/// polls.
+#[inline]
+pub(crate) fn is_blocking_waker(waker: &Waker) -> bool {
+    #[cfg(not(loom))]
+    return is_own_parker(waker);
+    #[cfg(loom)]
+    {
+        let _ = waker;
+        IN_BLOCKING_POLL.with(Cell::get)
+    }
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    /// Set while the loom blocking driver polls its op (see
+    /// [`is_blocking_waker`]).
+    static IN_BLOCKING_POLL: Cell<bool> = Cell::new(false);
+}
+
 /// Drives an [`Op`] to completion, asynchronously or by blocking, with an
 /// optional deadline.
 pub(crate) struct Timed<O> {
@@ -340,11 +372,16 @@ impl<O: Op> Timed<O> {
             // not under a lock.
             let polled = {
                 let _section = WakeSection::enter();
-                if std::mem::take(&mut timed_out) {
+                #[cfg(loom)]
+                IN_BLOCKING_POLL.with(|b| b.set(true));
+                let polled = if std::mem::take(&mut timed_out) {
                     self.op.on_timeout(&mut cx)
                 } else {
                     self.op.poll_op(&mut cx)
-                }
+                };
+                #[cfg(loom)]
+                IN_BLOCKING_POLL.with(|b| b.set(false));
+                polled
             };
             if let Poll::Ready(out) = polled {
                 self.done = true;

@@ -60,7 +60,7 @@ use std::fmt;
 use std::task::{Context, Waker};
 use std::time::Instant;
 
-use crate::engine::{drop_deferred, is_own_parker, wake_deferred};
+use crate::engine::{drop_deferred, is_blocking_waker, is_own_parker, wake_deferred};
 use crate::fairness::Fairness;
 
 /// Which waker a waiter stored: the data and vtable pointers that
@@ -98,8 +98,21 @@ impl Owned {
 }
 
 impl Drop for Owned {
-    #[inline]
+    // Most entries leave the list already woken (no waker): that case must
+    // inline to one test, so that removing an entry need not move it to
+    // the stack for an out-of-line destructor.
+    #[inline(always)]
     fn drop(&mut self) {
+        if self.0.is_some() {
+            self.drop_waker();
+        }
+    }
+}
+
+impl Owned {
+    #[cold]
+    #[inline(never)]
+    fn drop_waker(&mut self) {
         if let Some(waker) = self.0.take() {
             drop_deferred(waker);
         }
@@ -110,6 +123,8 @@ impl Drop for Owned {
 pub(crate) struct NewWaker {
     waker: Owned,
     key: WakerKey,
+    /// A blocking wait's waker, not a task's (see [`Entry::is_thread`]).
+    thread: bool,
 }
 
 impl NewWaker {
@@ -119,6 +134,7 @@ impl NewWaker {
         NewWaker {
             key: WakerKey::of(cx.waker()),
             waker: Owned(Some(cx.waker().clone())),
+            thread: is_blocking_waker(cx.waker()),
         }
     }
 
@@ -174,6 +190,8 @@ pub(crate) struct Entry<P> {
     waker: Owned,
     /// When this waiter was first passed over (see the module docs).
     passed_over: Option<Instant>,
+    /// Whether the waker last stored is a blocking wait's (a thread).
+    thread: bool,
     pub(crate) payload: P,
 }
 
@@ -198,6 +216,14 @@ impl<P> Entry<P> {
     #[inline]
     pub(crate) fn set_waker(&mut self, new: NewWaker) {
         self.waker = new.waker;
+        self.thread = new.thread;
+    }
+
+    /// Whether this waiter is a blocking wait (a thread that sleeps in the
+    /// kernel until woken) rather than an async task.
+    #[inline]
+    pub(crate) fn is_thread(&self) -> bool {
+        self.thread
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -322,14 +348,15 @@ impl<P> WaitList<P> {
     pub(crate) fn push(&mut self, waker: Option<NewWaker>, payload: P) -> Ticket {
         let id = self.next_id;
         self.next_id += 1;
-        let (waker, key) = match waker {
-            Some(new) => (new.waker, new.key),
-            None => (Owned(None), WakerKey::NONE),
+        let (waker, key, thread) = match waker {
+            Some(new) => (new.waker, new.key, new.thread),
+            None => (Owned(None), WakerKey::NONE, false),
         };
         self.entries.push_back(Entry {
             id,
             waker,
             passed_over: None,
+            thread,
             payload,
         });
         Ticket { id, key }
@@ -337,10 +364,15 @@ impl<P> WaitList<P> {
 
     #[inline]
     fn position(&self, id: u64) -> Option<usize> {
-        // Ids increase along the list; the front is the common case.
-        match self.entries.front() {
-            Some(front) if front.id == id => Some(0),
-            _ => self.entries.binary_search_by_key(&id, |e| e.id).ok(),
+        // Ids increase along the list; the front is the common case, and
+        // an id older than the front's has left the list.
+        let front = self.entries.front()?;
+        if front.id == id {
+            Some(0)
+        } else if id < front.id {
+            None
+        } else {
+            self.entries.binary_search_by_key(&id, |e| e.id).ok()
         }
     }
 
@@ -370,7 +402,7 @@ impl<P> WaitList<P> {
             Some(entry) => {
                 if let Some(new) = fresh {
                     // The old waker drops (deferred) with the replaced value.
-                    entry.waker = new.waker;
+                    entry.set_waker(new);
                 }
                 true
             }
@@ -384,7 +416,13 @@ impl<P> WaitList<P> {
     #[inline]
     pub(crate) fn remove(&mut self, ticket: &Ticket) -> Option<(P, bool)> {
         let i = self.position(ticket.id)?;
-        let entry = self.entries.remove(i)?;
+        // The front is the common case, and `pop_front` skips the general
+        // removal's shifting.
+        let entry = if i == 0 {
+            self.entries.pop_front()?
+        } else {
+            self.entries.remove(i)?
+        };
         // The entry's waker drops (deferred) here.
         Some((entry.payload, i == 0))
     }
@@ -396,6 +434,33 @@ impl<P> WaitList<P> {
         let mut entry = self.entries.pop_front()?;
         entry.waker.wake();
         Some(entry.payload)
+    }
+
+    /// Removes the waiter at position `i` (oldest first) and wakes it
+    /// (deferred); returns its payload.
+    #[inline]
+    pub(crate) fn wake_at(&mut self, i: usize) -> Option<P> {
+        if i == 0 {
+            return self.wake_front();
+        }
+        let mut entry = self.entries.remove(i)?;
+        entry.waker.wake();
+        Some(entry.payload)
+    }
+
+    /// The position of the oldest waiter for which `pred` holds, and that
+    /// waiter.
+    #[inline]
+    pub(crate) fn find_mut(
+        &mut self,
+        mut pred: impl FnMut(&Entry<P>) -> bool,
+    ) -> Option<(usize, &mut Entry<P>)> {
+        // Nearly always the front: looked at before any search.
+        let i = match self.entries.front() {
+            Some(front) if pred(front) => 0,
+            _ => self.entries.iter().position(pred)?,
+        };
+        Some((i, &mut self.entries[i]))
     }
 
     /// Removes and wakes (deferred) every waiter; returns how many there

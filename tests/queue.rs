@@ -737,13 +737,14 @@ macro_rules! kind_tests {
                 }
             }
 
-            /// Eventual fairness (the default), below the bound: a pushed
-            /// item wakes the oldest popper, and a running caller may take
-            /// it first (barging); the woken popper keeps its place, the
-            /// later one is not woken, and the next item goes to the oldest.
-            /// A woken popper that is dropped passes its wake on.
+            /// Eventual fairness (the default) with async poppers: a pushed
+            /// item is handed to the oldest waiting task, as in strict mode
+            /// (only blocking waiters are woken in place for running
+            /// callers to race: see the unit tests in
+            /// `src/queue/waiting/tests.rs`), and nobody barges past it. A
+            /// dropped task passes its item on.
             #[test]
-            fn eventual_pop_barging_below_the_bound() {
+            fn eventual_hands_items_to_waiting_tasks() {
                 let q = C::unbounded()
                     .with_fairness(Fairness::Eventual(Duration::from_secs(3600)));
                 let (first_w, first_flag) = flag_waker();
@@ -755,55 +756,21 @@ macro_rules! kind_tests {
                 q.try_push(1).unwrap();
                 assert!(first_flag.take(), "the oldest popper is woken");
                 assert!(!second_flag.take(), "only as many woken as items");
-                assert_eq!(q.try_pop(), Ok(1), "a running caller barges");
-                assert!(poll_with(&mut first, &first_w).is_pending());
-                assert!(poll_with(&mut second, &second_w).is_pending());
+                assert_eq!(q.try_pop(), Err(TryPopError::Empty), "the item is the task's");
+                assert_eq!(poll_with(&mut first, &first_w), Poll::Ready(Ok(1)));
                 q.try_push(2).unwrap();
-                assert!(first_flag.take());
-                assert!(!second_flag.take());
-                // Woken, then dropped: the wake passes to `second`.
-                drop(first);
-                assert!(second_flag.take(), "a dropped woken popper passes its wake on");
-                assert_eq!(poll_with(&mut second, &second_w), Poll::Ready(Ok(2)));
+                assert!(second_flag.take());
+                // Given the item, then dropped: it stays in the container.
+                drop(second);
                 assert_eq!(waiting_poppers(&q), 0);
+                assert_eq!(q.try_pop(), Ok(2));
             }
 
-            /// Eventual fairness past the bound: a popper passed over for
-            /// longer than the bound gets the next item reserved for it, and
-            /// nobody barges until it is served.
+            /// Eventual fairness with async pushers: a freed slot is handed
+            /// to the oldest waiting task, and a running `try_push` cannot
+            /// take it.
             #[test]
-            fn eventual_pop_past_the_bound_is_served_next() {
-                for bound in [Duration::ZERO, SHORT_BOUND] {
-                    let q = C::unbounded().with_fairness(Fairness::Eventual(bound));
-                    let (w, flag) = flag_waker();
-                    let mut popper = q.pop();
-                    assert!(poll_with(&mut popper, &w).is_pending());
-                    q.try_push(1).unwrap();
-                    assert_eq!(q.try_pop(), Ok(1), "barging before any pass-over");
-                    assert!(flag.take());
-                    assert!(poll_with(&mut popper, &w).is_pending());
-                    if !bound.is_zero() {
-                        std::thread::sleep(bound * 2);
-                        q.try_push(2).unwrap();
-                        assert_eq!(q.try_pop(), Ok(2), "still barging until it looks");
-                        assert!(flag.take());
-                        assert!(poll_with(&mut popper, &w).is_pending());
-                    }
-                    // Handoff: the next item is the popper's.
-                    q.try_push(3).unwrap();
-                    assert_eq!(q.try_pop(), Err(TryPopError::Empty), "{bound:?}");
-                    assert!(flag.take());
-                    assert_eq!(poll_with(&mut popper, &w), Poll::Ready(Ok(3)));
-                    // Nobody waits: the fast path is open again.
-                    q.try_push(4).unwrap();
-                    assert_eq!(q.try_pop(), Ok(4));
-                }
-            }
-
-            /// Eventual fairness for pushers: a freed slot wakes the oldest
-            /// pusher, and a running `try_push` may take it first.
-            #[test]
-            fn eventual_push_barging_below_the_bound() {
+            fn eventual_hands_slots_to_waiting_tasks() {
                 let q = C::bounded(1)
                     .with_fairness(Fairness::Eventual(Duration::from_secs(3600)));
                 q.try_push(1).unwrap();
@@ -812,10 +779,7 @@ macro_rules! kind_tests {
                 assert!(poll_with(&mut pusher, &w).is_pending());
                 assert_eq!(q.try_pop(), Ok(1));
                 assert!(flag.take(), "the oldest pusher is woken");
-                q.try_push(3).unwrap();
-                assert!(poll_with(&mut pusher, &w).is_pending());
-                assert_eq!(q.try_pop(), Ok(3));
-                assert!(flag.take());
+                assert_eq!(q.try_push(3), Err(TryPushError::Full(3)), "the slot is the task's");
                 assert_eq!(poll_with(&mut pusher, &w), Poll::Ready(Ok(())));
                 assert_eq!(q.try_pop(), Ok(2));
             }

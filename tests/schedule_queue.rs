@@ -42,13 +42,12 @@
 //!   model's buffer, in order.
 //!
 //! That is strict mode ([`Fairness::Strict`]). Every schedule also runs in
-//! eventual mode with a bound no test reaches (1 h), whose model differs in
-//! the offers: an insertion reserves nothing but wakes the oldest popper not
-//! yet woken, if fewer are woken than there are free items (likewise for
-//! pushers and slots); a waiting popper, when polled, takes the next item if
-//! one is free (so a woken one may find it taken by a running caller: it
-//! then waits on, un-woken); a dropped woken waiter passes its wake on; and
-//! (a) also says every woken waiter has been woken since its last poll.
+//! eventual mode with a bound no test reaches (1 h), against the same
+//! model: every waiter here is an async task, and eventual fairness hands a
+//! freed item or slot to a waiting task just as strict mode does (it wakes
+//! only blocking waiters in place, to be raced by running callers; that is
+//! checked by the unit tests in `src/queue/waiting/tests.rs` and the loom
+//! models).
 
 mod schedule_common;
 
@@ -223,20 +222,15 @@ enum W {
     Empty,
     PopFresh,
     PopWaiting,
-    /// Eventual mode: woken in place to take a free item.
-    PopWoken,
     PopReserved,
     PushFresh(u32),
     PushWaiting(u32),
-    /// Eventual mode: woken in place to take a free slot.
-    PushWoken(u32),
     PushReserved(u32),
     JoinFresh,
     JoinWaiting(u64),
 }
 
 struct Model {
-    strict: bool,
     order: Order,
     cap: Option<usize>,
     buf: Vec<u32>,
@@ -265,47 +259,13 @@ impl Model {
     fn has_free_item(&self) -> bool {
         self.buf.len() > self.pop_reserved()
     }
-    fn free_items(&self) -> usize {
-        self.buf.len().saturating_sub(self.pop_reserved())
-    }
-    fn free_slots(&self) -> usize {
-        self.cap.map_or(usize::MAX, |c| {
-            c.saturating_sub(self.buf.len())
-                .saturating_sub(self.push_reserved())
-        })
-    }
     fn offer_item(&mut self) {
-        if !self.strict {
-            let woken = self.count(|w| w == W::PopWoken);
-            if self.free_items() > woken {
-                if let Some(&k) = self.pop_list.iter().find(|&&k| self.w[k] == W::PopWaiting) {
-                    self.w[k] = W::PopWoken;
-                }
-            }
-            return;
-        }
         if !self.pop_list.is_empty() && self.has_free_item() {
             let k = self.pop_list.remove(0);
             self.w[k] = W::PopReserved;
         }
     }
     fn offer_slot(&mut self) {
-        if !self.strict {
-            let woken = self.count(|w| matches!(w, W::PushWoken(_)));
-            if self.free_slots() > woken {
-                if let Some(&k) = self
-                    .push_list
-                    .iter()
-                    .find(|&&k| matches!(self.w[k], W::PushWaiting(_)))
-                {
-                    let W::PushWaiting(item) = self.w[k] else {
-                        unreachable!()
-                    };
-                    self.w[k] = W::PushWoken(item);
-                }
-            }
-            return;
-        }
         if !self.push_list.is_empty() && self.has_free_slot() {
             let k = self.push_list.remove(0);
             let W::PushWaiting(item) = self.w[k] else {
@@ -351,7 +311,6 @@ fn run<C: Container>(
     let q = C::make(cap, fairness);
     let mut pool: Pool<'_, Done> = Pool::new(WAITERS);
     let mut m = Model {
-        strict,
         order,
         cap,
         buf: Vec::new(),
@@ -400,31 +359,7 @@ fn run<C: Container>(
                             None
                         }
                     }
-                    W::PopWaiting | W::PopWoken if !m.strict => {
-                        if m.free_items() > 0 {
-                            m.pop_list.retain(|&j| j != k);
-                            m.w[k] = W::Empty;
-                            Some(Done::Pop(Ok(m.remove().unwrap())))
-                        } else {
-                            m.w[k] = W::PopWaiting;
-                            None
-                        }
-                    }
-                    W::PushWaiting(item) | W::PushWoken(item) if !m.strict => {
-                        if m.free_slots() > 0 {
-                            m.push_list.retain(|&j| j != k);
-                            m.w[k] = W::Empty;
-                            m.insert(item);
-                            Some(Done::Push(Ok(())))
-                        } else {
-                            m.w[k] = W::PushWaiting(item);
-                            None
-                        }
-                    }
                     W::PopWaiting | W::PushWaiting(_) => None,
-                    W::PopWoken | W::PushWoken(_) => {
-                        unreachable!("strict mode wakes none in place")
-                    }
                     W::PopReserved => {
                         m.w[k] = W::Empty;
                         Some(Done::Pop(m.remove().ok_or(())))
@@ -495,16 +430,6 @@ fn run<C: Container>(
                 match m.w[k] {
                     W::PopWaiting => m.pop_list.retain(|&j| j != k),
                     W::PushWaiting(_) => m.push_list.retain(|&j| j != k),
-                    W::PopWoken => {
-                        m.pop_list.retain(|&j| j != k);
-                        m.w[k] = W::Empty;
-                        m.offer_item();
-                    }
-                    W::PushWoken(_) => {
-                        m.push_list.retain(|&j| j != k);
-                        m.w[k] = W::Empty;
-                        m.offer_slot();
-                    }
                     W::PopReserved => {
                         m.w[k] = W::Empty;
                         m.offer_item();
@@ -588,7 +513,7 @@ fn run<C: Container>(
                     m.w[k] = W::PopReserved;
                 }
                 for k in std::mem::take(&mut m.push_list) {
-                    let (W::PushWaiting(item) | W::PushWoken(item)) = m.w[k] else {
+                    let W::PushWaiting(item) = m.w[k] else {
                         unreachable!()
                     };
                     m.w[k] = W::PushReserved(item);
@@ -622,7 +547,7 @@ fn run<C: Container>(
         // (a) no lost wakeup.
         for k in 0..WAITERS {
             let should_wake = match m.w[k] {
-                W::PopReserved | W::PushReserved(_) | W::PopWoken | W::PushWoken(_) => true,
+                W::PopReserved | W::PushReserved(_) => true,
                 W::JoinWaiting(start) => m.join_released(start),
                 _ => false,
             };

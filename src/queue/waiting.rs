@@ -4,6 +4,8 @@
 //! `waiting/ops.rs`. See the parent module's docs for the design.
 
 mod ops;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use ops::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
 
@@ -68,13 +70,15 @@ impl Hints {
 ///   items.len()`. In handoff mode every item beyond `pop.reserved` has
 ///   been offered: poppers waiting implies `items.len() == pop.reserved`.
 /// * In *barging* mode (eventual fairness, nobody past the bound) an offer
-///   reserves nothing: it wakes a waiting popper in place (`Side::woken`
-///   counts those not yet back), and the woken popper, or any running
-///   caller, takes a free item. Each free item beyond the woken count has
-///   woken one more popper: poppers waiting with a waker implies
-///   `items.len() - pop.reserved <= pop.woken`. A woken popper that finds
-///   nothing free was passed over; once one has been for longer than the
-///   bound, the side switches to handoff mode.
+///   goes to the oldest popper not yet woken: a blocking one (a thread) is
+///   woken in place and reserves nothing (`Side::woken` counts those not
+///   yet back), and the woken popper, or any running caller, takes a free
+///   item; an async one (a task) is given the item as in handoff mode.
+///   Each free item beyond the woken count has gone to one more popper:
+///   poppers waiting with a waker implies `items.len() - pop.reserved <=
+///   pop.woken`. A woken popper that finds nothing free was passed over;
+///   once one has been for longer than the bound, the side switches to
+///   handoff mode.
 /// * Symmetrically for pushers and free slots (`capacity - items.len() -
 ///   push.reserved` free).
 ///
@@ -135,8 +139,9 @@ impl Side {
 
     /// One more resource is free (`free` in all, unreserved): in handoff
     /// mode reserve it for the oldest waiter (removed and woken); in
-    /// barging mode wake one more waiter in place if fewer are woken than
-    /// there are free resources.
+    /// barging mode, if fewer are woken than there are free resources, the
+    /// oldest waiter not yet woken is woken in place if it is a thread, or
+    /// given the resource (reserved) if it is a task.
     fn offer(&mut self, free: usize) {
         if self.waiting.is_empty() || free == 0 {
             return;
@@ -159,14 +164,20 @@ impl Side {
         }
         // The oldest waiter not yet woken (entries without a waker are
         // running: they registered under the lock and look again).
-        if let Some(entry) = self
-            .waiting
-            .iter_mut()
-            .find(|e| !e.payload && e.has_waker())
-        {
+        let Some((i, entry)) = self.waiting.find_mut(|e| !e.payload && e.has_waker()) else {
+            return;
+        };
+        if entry.is_thread() {
+            // A sleeping thread takes tens of microseconds to run: wake it
+            // in place and let running callers use the resource meanwhile.
             entry.payload = true;
             entry.wake();
             self.woken += 1;
+        } else {
+            // A task runs as soon as its executor polls it: hand the
+            // resource over, so that it finds it there, in one lock round.
+            self.waiting.wake_at(i);
+            self.reserved += 1;
         }
     }
 
