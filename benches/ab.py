@@ -5,7 +5,8 @@ Usage (both trees built with `cargo bench --no-run` first):
 
     python3 benches/ab.py --before ../before --after . \
         [--benches event,barrier,semaphore,condvar,queue,stack] \
-        [--filter /rallypoint] [--rounds 1] [--only ids.txt] [--md out.md]
+        [--filter /rallypoint] [--rounds 1] [--only ids.txt] [--md out.md] \
+        [--criterion '--warm-up-time 1 --measurement-time 3']
 
 For every benchmark id whose name contains `--filter` (default: rallypoint's
 own rows), it runs the `before` build's executable and then the `after`
@@ -16,7 +17,9 @@ the ratios. It prints, per id, both medians and the median over rounds of
 `after / before`; ratios above 1.10 are marked.
 
 `--only FILE` restricts the run to the ids listed in FILE (one per line),
-e.g. to re-measure the rows a first pass marked. Standard library only.
+e.g. to re-measure the rows a first pass marked. `--criterion ARGS` passes
+extra arguments to every criterion run (shorter warm-up and measurement
+make more rounds affordable). Standard library only.
 """
 
 import argparse
@@ -50,10 +53,10 @@ def list_ids(exe: Path) -> list:
             if line.endswith(": benchmark")]
 
 
-def run_one(exe: Path, bench_id: str, home: Path) -> None:
+def run_one(exe: Path, bench_id: str, home: Path, extra: list) -> None:
     env = dict(os.environ, CRITERION_HOME=str(home))
     subprocess.run([str(exe), "--bench", "--exact", bench_id, "--noplot",
-                    "--save-baseline", "ab"],
+                    "--save-baseline", "ab", *extra],
                    env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -82,6 +85,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/rallypoint-ab"),
                     help="where the two criterion directories go")
     ap.add_argument("--md", type=Path, help="also write the table to this file")
+    ap.add_argument("--criterion", default="", help="extra criterion arguments")
     args = ap.parse_args()
 
     only = None
@@ -101,7 +105,7 @@ def main() -> None:
                 order = ("after", "before") if flip else ("before", "after")
                 flip = not flip
                 for side in order:
-                    run_one(exes[side], bench_id, homes[side])
+                    run_one(exes[side], bench_id, homes[side], args.criterion.split())
                     meds[side].append(median_ns(homes[side], bench_id))
                 ratios.append(meds["after"][-1] / meds["before"][-1])
             row = (bench_id, statistics.median(meds["before"]),

@@ -1,18 +1,19 @@
-//! Storage and engine measurements behind `src/queue.rs` (see its
-//! "Storage: measured" section).
+//! Storage and engine measurements behind the containers' one mutex over a
+//! plain buffer (figures in BENCHMARKS.md, "Queue storage").
 //!
 //! Two groups, each on an spsc workload (1 producer thread, 1 consumer
-//! thread) and an mpmc workload (2 + 2 threads), moving `N` items per
-//! iteration:
+//! thread) and mpmc workloads (2 + 2 and 4 + 4 threads), moving `N` items
+//! per iteration:
 //!
 //! * `storage/*` — the raw buffers the engine could sit on, without any
 //!   waiting (an empty pop spins with `yield_now`): `concurrent-queue`
-//!   (lock-free, what async-channel uses) unbounded and bounded, against a
+//!   (lock-free, what async-channel uses; its bounded queue is crossbeam's
+//!   slot-stamp array) unbounded and bounded, against a
 //!   short critical section on `std::sync::Mutex<VecDeque>` / `<Vec>` /
 //!   `<BinaryHeap>`.
 //! * `engine/*` — whole waiting containers with blocking waits: rallypoint's
 //!   `Queue`, `Stack`, `PriorityQueue` against async-channel (the
-//!   concurrent-queue + event-listener engine) and the textbook
+//!   concurrent-queue + event-listener engine), crossbeam-channel and the textbook
 //!   `Mutex<Vec<T>> + Condvar` stack.
 //!
 //! Run with
@@ -129,8 +130,11 @@ fn spin_pop<B: Buffer>(buf: &B) -> usize {
     }
 }
 
+/// The thread shapes every group runs: (name, producers, consumers).
+const SHAPES: [(&str, usize, usize); 3] = [("spsc", 1, 1), ("mpmc", 2, 2), ("mpmc4", 4, 4)];
+
 fn storage(c: &mut Criterion) {
-    for (workload, producers, consumers) in [("spsc", 1, 1), ("mpmc", 2, 2)] {
+    for (workload, producers, consumers) in SHAPES {
         let mut group = c.benchmark_group(format!("storage/{workload}"));
         group.throughput(Throughput::Elements(N as u64));
         group.bench_function("concurrent-queue unbounded", |b| {
@@ -199,7 +203,7 @@ struct CondvarStack {
 }
 
 fn engine(c: &mut Criterion) {
-    for (workload, producers, consumers) in [("spsc", 1, 1), ("mpmc", 2, 2)] {
+    for (workload, producers, consumers) in SHAPES {
         let mut group = c.benchmark_group(format!("engine/{workload}"));
         group.throughput(Throughput::Elements(N as u64));
         for cap in [None, Some(64)] {
@@ -219,6 +223,21 @@ fn engine(c: &mut Criterion) {
                         consumers,
                         |q, v| q.push_blocking(v).unwrap(),
                         |q| q.pop_blocking().unwrap(),
+                    )
+                })
+            });
+            group.bench_function(BenchmarkId::new("crossbeam-channel", &label), |b| {
+                b.iter(|| {
+                    let (tx, rx) = match cap {
+                        None => crossbeam_channel::unbounded(),
+                        Some(c) => crossbeam_channel::bounded(c),
+                    };
+                    run(
+                        Arc::new((tx, rx)),
+                        producers,
+                        consumers,
+                        |ch, v| ch.0.send(v).unwrap(),
+                        |ch| ch.1.recv().unwrap(),
                     )
                 })
             });
@@ -332,7 +351,14 @@ fn paired(rounds: usize) {
     let q_pop = |q: &Queue<usize>| q.pop_blocking().unwrap();
     let ch_push = |c: &Ch, v| c.0.send_blocking(v).unwrap();
     let ch_pop = |c: &Ch| c.1.recv_blocking().unwrap();
-    for (workload, shape) in [("spsc", (1, 1)), ("mpmc", (2, 2))] {
+    type Cb = (
+        crossbeam_channel::Sender<usize>,
+        crossbeam_channel::Receiver<usize>,
+    );
+    let cb_push = |c: &Cb, v| c.0.send(v).unwrap();
+    let cb_pop = |c: &Cb| c.1.recv().unwrap();
+    for (workload, producers, consumers) in SHAPES {
+        let shape = (producers, consumers);
         let pairs: Vec<(Case, Case)> = vec![
             (
                 case(
@@ -396,6 +422,22 @@ fn paired(rounds: usize) {
                     shape,
                     ch_push,
                     ch_pop,
+                ),
+            ),
+            (
+                case(
+                    "rallypoint Queue bounded(64)",
+                    || Queue::bounded(64),
+                    shape,
+                    q_push,
+                    q_pop,
+                ),
+                case(
+                    "crossbeam-channel bounded(64)",
+                    || crossbeam_channel::bounded(64),
+                    shape,
+                    cb_push,
+                    cb_pop,
                 ),
             ),
             (
