@@ -26,7 +26,12 @@ use std::time::{Duration, Instant};
 ///   — freed resources are handed to waiters directly, oldest first, and
 ///   nobody barges until no waiter is past the bound. So no waiter is
 ///   overtaken for longer than the bound: a queued `acquire_many(n)` is
-///   not starved by a stream of small acquires.
+///   not starved by a stream of small acquires. The containers wake only
+///   waiting *threads* (`*_blocking`) this way: an item or slot freed while
+///   an async task is the oldest waiter not yet woken is handed to that
+///   task, since a task runs as soon as its executor polls it (no thread
+///   wake-up to wait for) and finding the item there saves it a second
+///   lock round.
 /// * **[`Strict`](Fairness::Strict)**: every freed resource is handed to the
 ///   oldest waiter at once, and nobody barges, ever (tokio's semaphore
 ///   semantics). Each handoff to a sleeping thread then waits for that

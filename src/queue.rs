@@ -30,13 +30,17 @@
 //! depends on the mode of that side:
 //!
 //! * **Barging** (eventual fairness, the default, while no waiter is past
-//!   the bound): a push that adds an item while poppers wait *wakes the
-//!   oldest popper not yet woken in place* — as many as there are free
-//!   items — and reserves nothing. The woken popper takes the lock and
-//!   removes an item if one is free; a running `pop` or `try_pop` may have
-//!   taken it first, and then the woken popper was *passed over* and waits
-//!   on, keeping its place. Threads that outnumber the CPUs thus keep
-//!   running instead of waiting for one wake-up per item.
+//!   the bound): a push that adds an item while poppers wait goes to the
+//!   oldest popper not yet woken — one per free item. If that popper is a
+//!   *thread* (a `_blocking` wait), it is *woken in place* and nothing is
+//!   reserved: it takes the lock and removes an item if one is free; a
+//!   running `pop` or `try_pop` may have taken it first, and then the woken
+//!   popper was *passed over* and waits on, keeping its place. Threads that
+//!   outnumber the CPUs thus keep running instead of waiting for one
+//!   wake-up per item. If it is a *task*, the item is handed to it as in
+//!   handoff mode: its executor polls it without a thread wake-up to wait
+//!   for, and finding the item reserved spares it a second critical
+//!   section (measured: in-place wakes made async rows up to 1.6× slower).
 //! * **Handoff** (always under [`Fairness::Strict`](crate::Fairness::Strict);
 //!   under eventual fairness once a waiter has been passed over for longer
 //!   than the bound, until nobody is): the push removes the oldest popper

@@ -44,7 +44,8 @@
 //!   is removed and woken ([`wake_front`](WaitList::wake_front));
 //! * in eventual mode the resource goes back to the primitive and the front
 //!   waiter is woken *in place* ([`Entry::wake`]) to try again, competing
-//!   with running callers. A woken waiter that finds the resource taken is
+//!   with running callers (the containers do this for blocking waiters
+//!   only, [`Entry::is_thread`], and hand resources to tasks). A woken waiter that finds the resource taken is
 //!   *passed over*: [`pass_over_front`](WaitList::pass_over_front) records when
 //!   that first happened and says whether it was longer ago than the
 //!   bound, which is when the primitive switches to handing off.

@@ -268,13 +268,21 @@ impl<T> Core<T> {
     }
 
     /// Offers an unreserved item, if any, to the waiting poppers.
+    #[inline]
     fn offer_item(&self, state: &mut State<T>) {
+        if state.pop.waiting.is_empty() {
+            return;
+        }
         let free = state.free_items();
         state.pop.offer(free);
     }
 
     /// Offers an unreserved free slot, if any, to the waiting pushers.
+    #[inline]
     fn offer_slot(&self, state: &mut State<T>) {
+        if state.push.waiting.is_empty() {
+            return;
+        }
         let free = state.free_slots();
         state.push.offer(free);
     }

@@ -94,7 +94,6 @@ fn claim<'a, T>(
     let mut fresh = ticket.fresh(cx);
     loop {
         let mut state = core.lock();
-        let free_now = free(&state);
         let s = side(&mut state);
         let Some(entry) = s.waiting.get_mut(ticket) else {
             // Gone from the line: a reservation (handoff, or `close`).
@@ -105,11 +104,12 @@ fn claim<'a, T>(
         if was_woken {
             s.woken -= 1;
         }
-        if !s.hands_off() && free_now > 0 {
+        if !s.hands_off() && free(&state) > 0 {
             // Barging mode, something free: take it (the caller does).
-            s.waiting.remove(ticket);
+            side(&mut state).waiting.remove(ticket);
             return Some(state);
         }
+        let s = side(&mut state);
         if was_woken && s.waiting.pass_over(ticket) {
             // Passed over for too long: reserve from now on.
             s.handoff = true;
