@@ -64,9 +64,13 @@ fn enabled() -> bool {
     false
 }
 
-/// Retries `attempt` on the spin schedule (the spin rounds, then the yield
-/// rounds) until it returns `Some`, the schedule is over, or `deadline`
-/// passes; `None` then (or when spinning is disabled).
+/// Tries `attempt` at once, then again after each round of the spin
+/// schedule (the spin rounds, then the yield rounds), until it returns
+/// `Some`, the schedule is over, or `deadline` passes; `None` then (or when
+/// spinning is disabled). The first try comes before any pause: on the
+/// blocking driver's path it is the op's first attempt, which usually
+/// succeeds (a push into a queue with room), and a `spin_loop` hint can
+/// cost over a hundred cycles.
 ///
 /// Used twice by the blocking driver: before it registers, on the op's
 /// first attempt (the way parking_lot's mutex spins on its lock word, so
@@ -81,6 +85,9 @@ pub(crate) fn until<T>(
 ) -> Option<T> {
     if !enabled() {
         return None;
+    }
+    if let Some(out) = attempt() {
+        return Some(out);
     }
     for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
         if round < SPIN_ROUNDS {
