@@ -68,9 +68,10 @@ fn enabled() -> bool {
 /// schedule (the spin rounds, then the yield rounds), until it returns
 /// `Some`, the schedule is over, or `deadline` passes; `None` then (or when
 /// spinning is disabled). The first try comes before any pause: on the
-/// blocking driver's path it is the op's first attempt, which usually
-/// succeeds (a push into a queue with room), and a `spin_loop` hint can
-/// cost over a hundred cycles.
+/// blocking driver's path it is the op's first attempt, which often
+/// succeeds (a push into a queue with room), and pausing first made a
+/// thread-to-thread queue measurably slower (BENCHMARKS.md, fourth
+/// sitting).
 ///
 /// Used twice by the blocking driver: before it registers, on the op's
 /// first attempt (the way parking_lot's mutex spins on its lock word, so

@@ -45,10 +45,11 @@
 //! * in eventual mode the resource goes back to the primitive and the front
 //!   waiter is woken *in place* ([`Entry::wake`]) to try again, competing
 //!   with running callers (the containers do this for blocking waiters
-//!   only, [`Entry::is_thread`], and hand resources to tasks). A woken waiter that finds the resource taken is
-//!   *passed over*: [`pass_over_front`](WaitList::pass_over_front) records when
-//!   that first happened and says whether it was longer ago than the
-//!   bound, which is when the primitive switches to handing off.
+//!   only, [`Entry::is_thread`], and hand resources to tasks). A woken
+//!   waiter that finds the resource taken is *passed over*:
+//!   [`pass_over_front`](WaitList::pass_over_front) records when that
+//!   first happened and says whether it was longer ago than the bound,
+//!   which is when the primitive switches to handing off.
 //!
 //! The time is recorded at the first pass-over rather than at arrival: a
 //! clock read costs 0.2–0.4 µs on this project's VMs (measured; no vDSO clock),

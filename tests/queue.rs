@@ -742,7 +742,7 @@ macro_rules! kind_tests {
             /// (only blocking waiters are woken in place for running
             /// callers to race: see the unit tests in
             /// `src/queue/waiting/tests.rs`), and nobody barges past it. A
-            /// dropped task passes its item on.
+            /// task dropped after it was given an item gives it back.
             #[test]
             fn eventual_hands_items_to_waiting_tasks() {
                 let q = C::unbounded()
