@@ -227,11 +227,14 @@ pub(crate) fn is_own_parker(waker: &Waker) -> bool {
     }
 }
 
-/// This thread's blocking-driver waker, for unit tests that poll an op as a
-/// blocking wait would (so that it counts as a thread's).
+/// Runs `f` with this thread's blocking-driver waker, for unit tests that
+/// poll an op as a blocking wait would (so that it counts as a thread's).
+/// The waker itself, not a clone: a clone's vtable may sit at another
+/// address (Miri gives each use of a constant its own), and the driver's
+/// waker is recognised by its addresses.
 #[cfg(all(test, not(loom)))]
-pub(crate) fn own_parker_waker() -> Waker {
-    PARKER.with(|own| own.waker.clone())
+pub(crate) fn with_own_parker_waker<R>(f: impl FnOnce(&Waker) -> R) -> R {
+    PARKER.with(|own| f(&own.waker))
 }
 
 /// Whether `waker` belongs to a blocking (`_blocking`) wait on this

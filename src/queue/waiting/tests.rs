@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::engine::own_parker_waker;
+use crate::engine::with_own_parker_waker;
 use crate::{Fairness, Queue, Stack, TryPopError};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -24,8 +24,7 @@ const SHORT: Duration = if cfg!(miri) {
 };
 
 fn poll<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    let waker = own_parker_waker();
-    Pin::new(f).poll(&mut Context::from_waker(&waker))
+    with_own_parker_waker(|waker| Pin::new(f).poll(&mut Context::from_waker(waker)))
 }
 
 /// Waiters not woken (the `Debug` output's count).
