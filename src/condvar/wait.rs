@@ -36,20 +36,22 @@ impl<'a, T: ?Sized> LazyLock<'a, T> {
 
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         if self.slow.is_none() {
-            if let Some(guard) = self.mutex.try_lock() {
-                return Poll::Ready(guard);
-            }
             // A blocking waiter spins briefly on the lock before queueing
             // on it: when the notifier still holds the mutex, it releases
             // it a moment later, and queueing would cost a second sleep and
             // wake-up for that moment (std's futex mutex spins for the same
-            // reason). No deadline: the spin is bounded to a few
-            // microseconds (`spin.rs`), and the relock after a wait must
-            // finish anyway. Async waiters never spin (SPEC §0).
-            if crate::engine::is_own_parker(cx.waker()) {
-                if let Some(guard) = crate::spin::until(None, || self.mutex.try_lock()) {
-                    return Poll::Ready(guard);
-                }
+            // reason). The spin tries at once, before any pause; when
+            // spinning is off it tries nothing, hence the plain try after.
+            // No deadline: the spin is bounded to a few microseconds
+            // (`spin.rs`), and the relock after a wait must finish anyway.
+            // Async waiters never spin (SPEC §0).
+            let spun = if crate::engine::is_own_parker(cx.waker()) {
+                crate::spin::until(None, || self.mutex.try_lock())
+            } else {
+                None
+            };
+            if let Some(guard) = spun.or_else(|| self.mutex.try_lock()) {
+                return Poll::Ready(guard);
             }
         }
         let mutex = self.mutex;
