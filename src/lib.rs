@@ -65,6 +65,8 @@ mod engine;
 mod event;
 mod fairness;
 mod mutex;
+#[cfg(all(target_os = "linux", feature = "process", not(loom)))]
+pub mod process;
 mod queue;
 mod semaphore;
 mod spin;

@@ -1,6 +1,7 @@
 //! rallypoint's guided tour: one short narrated scenario per primitive, each
 //! run with OS threads, with tokio tasks and with smol tasks — and often
-//! with both worlds on the same instance at once.
+//! with both worlds on the same instance at once; then an Event shared
+//! with other processes.
 //!
 //! Run with `cargo run --release --example tour` (a few seconds).
 
@@ -10,6 +11,8 @@ mod barrier;
 mod condition;
 mod event;
 mod lock;
+#[cfg(target_os = "linux")]
+mod process;
 mod queue;
 mod semaphore;
 
@@ -21,6 +24,10 @@ fn chapter(title: &str, run: fn()) {
 }
 
 fn main() {
+    #[cfg(target_os = "linux")]
+    if process::child() {
+        return;
+    }
     let start = Instant::now();
     println!("rallypoint tour: the same primitives from threads and async tasks");
     chapter("Event", event::run);
@@ -29,5 +36,7 @@ fn main() {
     chapter("Condition and Condvar", condition::run);
     chapter("Semaphore", semaphore::run);
     chapter("Queue, Stack and PriorityQueue", queue::run);
+    #[cfg(target_os = "linux")]
+    chapter("Event across processes", process::run);
     println!("\nTour finished in {:.1?}.", start.elapsed());
 }

@@ -23,6 +23,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(all(target_os = "linux", not(miri)))]
+pub mod process;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

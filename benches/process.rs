@@ -1,0 +1,237 @@
+//! `rallypoint::process` across two processes, against the floor and
+//! Python.
+//!
+//! Group `process_event_pingpong` (ids `group/impl/mode`): this process and
+//! a child bounce a token through two events, as in `benches/event.rs`
+//! (A sets `ping` and waits for `pong`; B waits for `ping`, clears it and
+//! sets `pong`; A clears `pong`). One iteration is one round trip. The
+//! child (this bench binary run again with `RALLYPOINT_BENCH_ROLE`) always
+//! waits blocking; this side waits:
+//!
+//! * `rallypoint/blocking` — `wait_blocking`;
+//! * `rallypoint/async-smol` — `wait().await` in a `smol::block_on` (the
+//!   wake-up goes through the process's helper thread);
+//! * `raw-futex/blocking` — the floor: one shared futex word per
+//!   direction, `futex_wait` / `futex_wake` with nothing else (what a
+//!   hand-written cross-process event costs).
+//!
+//! Python's `multiprocessing.Event` runs the same workload in
+//! `benches/process_event.py` (printed at the end when `python3` is
+//! found). For the "both processes on one core" figure run the bench
+//! under `taskset -c 0` (children inherit the affinity).
+
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+
+    use criterion::Criterion;
+    use rallypoint::process::Event;
+    use rustix::thread::futex;
+
+    const ROLE: &str = "RALLYPOINT_BENCH_ROLE";
+
+    /// The child's side, when this binary runs as one.
+    pub(crate) fn child_role() -> bool {
+        let Ok(role) = std::env::var(ROLE) else {
+            return false;
+        };
+        let name = std::env::var("RALLYPOINT_BENCH_NAME").expect("name");
+        match role.as_str() {
+            "event" => {
+                let ping = Event::open(&format!("{name}-ping")).expect("open ping");
+                let pong = Event::open(&format!("{name}-pong")).expect("open pong");
+                loop {
+                    ping.wait_blocking();
+                    ping.clear();
+                    pong.set();
+                }
+            }
+            "futex" => {
+                let map = RawWords::open(&name);
+                let (ping, pong) = map.words();
+                loop {
+                    while ping.swap(0, Ordering::Acquire) == 0 {
+                        let _ = futex::wait(ping, futex::Flags::empty(), 0, None);
+                    }
+                    pong.store(1, Ordering::Release);
+                    let _ = futex::wake(pong, futex::Flags::empty(), 1);
+                }
+            }
+            other => panic!("unknown role {other}"),
+        }
+    }
+
+    struct Peer(Child);
+
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn spawn(role: &str, name: &str) -> Peer {
+        Peer(
+            Command::new(std::env::current_exe().expect("exe"))
+                .env(ROLE, role)
+                .env("RALLYPOINT_BENCH_NAME", name)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn the child"),
+        )
+    }
+
+    /// Two futex words in a shared file, for the floor.
+    struct RawWords {
+        base: *mut AtomicU32,
+        path: Option<String>,
+    }
+
+    impl RawWords {
+        fn create(name: &str) -> RawWords {
+            let path = format!("/dev/shm/{name}");
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .expect("create");
+            file.set_len(4096).expect("size");
+            RawWords {
+                base: map(&file),
+                path: Some(path),
+            }
+        }
+
+        fn open(name: &str) -> RawWords {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(format!("/dev/shm/{name}"))
+                .expect("open");
+            RawWords {
+                base: map(&file),
+                path: None,
+            }
+        }
+
+        fn words(&self) -> (&AtomicU32, &AtomicU32) {
+            // SAFETY: a live 4096-byte shared mapping, used only through
+            // atomics; the words are 64 bytes apart (own cache lines).
+            unsafe { (&*self.base, &*self.base.add(16)) }
+        }
+    }
+
+    fn map(file: &std::fs::File) -> *mut AtomicU32 {
+        use rustix::mm::{MapFlags, ProtFlags, mmap};
+        // SAFETY: a fresh shared mapping of a 4096-byte file; never unmapped
+        // (the bench process exits).
+        unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                4096,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                file,
+                0,
+            )
+            .expect("mmap")
+            .cast()
+        }
+    }
+
+    impl Drop for RawWords {
+        fn drop(&mut self) {
+            if let Some(path) = &self.path {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    pub(crate) fn pingpong(c: &mut Criterion) {
+        let mut group = c.benchmark_group("process_event_pingpong");
+        let name = format!("rallypoint-bench-{}", std::process::id());
+        {
+            let ping = Event::create(&format!("{name}-ping")).expect("create ping");
+            let pong = Event::create(&format!("{name}-pong")).expect("create pong");
+            let _peer = spawn("event", &name);
+            group.bench_function("rallypoint/blocking", |b| {
+                b.iter(|| {
+                    ping.set();
+                    pong.wait_blocking();
+                    pong.clear();
+                })
+            });
+            group.bench_function("rallypoint/async-smol", |b| {
+                b.iter_custom(|iters| {
+                    smol::block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            ping.set();
+                            pong.wait().await;
+                            pong.clear();
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+        {
+            let raw_name = format!("{name}-raw");
+            let words = RawWords::create(&raw_name);
+            let (ping, pong) = words.words();
+            let _peer = spawn("futex", &raw_name);
+            group.bench_function("raw-futex/blocking", |b| {
+                b.iter(|| {
+                    ping.store(1, Ordering::Release);
+                    let _ = futex::wake(ping, futex::Flags::empty(), 1);
+                    while pong.swap(0, Ordering::Acquire) == 0 {
+                        let _ = futex::wait(pong, futex::Flags::empty(), 0, None);
+                    }
+                })
+            });
+        }
+        group.finish();
+    }
+
+    /// Runs `benches/process_event.py` and prints its line.
+    pub(crate) fn python() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/process_event.py");
+        match Command::new("python3")
+            .args([script, "20000", "5"])
+            .output()
+        {
+            Ok(out) if out.status.success() => {
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+            }
+            Ok(out) => eprintln!("python3 failed: {}", String::from_utf8_lossy(&out.stderr)),
+            Err(e) => eprintln!("python3 not run: {e}"),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    if linux::child_role() {
+        return;
+    }
+    let mut c = criterion::Criterion::default().configure_from_args();
+    linux::pingpong(&mut c);
+    c.final_summary();
+    // Only when the bench really ran (not `cargo test --benches`' probe).
+    if std::env::args().any(|a| a == "--bench") {
+        linux::python();
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {}

@@ -1,0 +1,83 @@
+//! Chapter: the same Event across processes. The tour starts two more
+//! copies of itself; each opens the event by name and waits — one
+//! blocking, one in an async task — while this process waits in a thread
+//! and in a task too; one `set()` releases all four.
+
+use std::process::Command;
+use std::time::Duration;
+
+use rallypoint::process::Event;
+
+const ROLE: &str = "--tour-process-child";
+
+/// In a child copy of the tour: its part of the chapter. `true` if this
+/// process is such a child (and has done its part).
+pub(crate) fn child() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, role, flavour, name] = args.as_slice() else {
+        return false;
+    };
+    if role != ROLE {
+        return false;
+    }
+    let go = Event::open(name).expect("open the event");
+    let done = Event::open(&format!("{name}-{flavour}")).expect("open the reply");
+    let pid = std::process::id();
+    println!("  child {pid} ({flavour}): waiting for {name:?}");
+    let set = if flavour == "blocking" {
+        go.wait_timeout_blocking(Duration::from_secs(30))
+    } else {
+        smol::block_on(go.wait_timeout(Duration::from_secs(30)))
+    };
+    assert!(set, "never set");
+    println!("  child {pid} ({flavour}): released");
+    done.set();
+    true
+}
+
+pub(crate) fn run() {
+    let name = format!("rallypoint-tour-{}", std::process::id());
+    // Created by name in /dev/shm (mode 0600); unlinked when dropped.
+    let go = Event::create(&name).expect("create the event");
+    let replies: Vec<Event> = ["blocking", "async"]
+        .iter()
+        .map(|f| Event::create(&format!("{name}-{f}")).expect("create a reply"))
+        .collect();
+    let exe = std::env::current_exe().expect("the tour's path");
+    let mut children: Vec<_> = ["blocking", "async"]
+        .iter()
+        .map(|flavour| {
+            Command::new(&exe)
+                .args([ROLE, flavour, &name])
+                .spawn()
+                .expect("start a child")
+        })
+        .collect();
+    std::thread::scope(|s| {
+        let go = &go;
+        let thread = s.spawn(move || {
+            assert!(go.wait_timeout_blocking(Duration::from_secs(30)));
+            println!("  parent thread: released");
+        });
+        let task = s.spawn(move || {
+            smol::block_on(async {
+                assert!(go.wait_timeout(Duration::from_secs(30)).await);
+                println!("  parent task: released");
+            })
+        });
+        // Let everyone start waiting (if someone is late, the event is
+        // simply set when it looks).
+        std::thread::sleep(Duration::from_millis(300));
+        println!("  parent {}: set()", std::process::id());
+        go.set();
+        thread.join().unwrap();
+        task.join().unwrap();
+    });
+    for reply in &replies {
+        assert!(reply.wait_timeout_blocking(Duration::from_secs(30)));
+    }
+    for child in &mut children {
+        assert!(child.wait().expect("reap").success());
+    }
+    println!("  {go:?}");
+}

@@ -1,0 +1,54 @@
+//! Primitives shared between processes: Python's `multiprocessing`
+//! `Event`, with the same four forms (`.await`, `_blocking`, `_timeout`,
+//! `try_`) as the in-process types, across any mix of threads, tasks and
+//! processes (SPEC §8).
+//!
+//! **Linux only**, behind the default cargo feature `process`: on other
+//! targets (and under loom) this module does not exist.
+//!
+//! | Python `multiprocessing` | rallypoint |
+//! |---|---|
+//! | `Event()` | [`Event::create`] / [`Event::open`], [`Event::anonymous`] |
+//!
+//! # How it works
+//!
+//! Each primitive is a *segment*: a small shared-memory file in
+//! `/dev/shm` (or an anonymous memfd) that starts with a checked header —
+//! magic, format version, kind, sizes, a checksum — followed by the
+//! primitive's state, which is made of atomic words only. Opening checks
+//! every header field and refuses a segment that is not one of ours, of
+//! another version or kind, truncated or corrupted with `InvalidData`;
+//! nothing read from shared memory is ever trusted as a pointer or an
+//! unchecked index.
+//!
+//! * **Blocking waits** spin briefly (SPEC §0), then sleep on the state
+//!   word itself with a *shared* futex: a wake-up from another process is
+//!   one system call on each side.
+//! * **Async waits** (any executor) are handed to one helper thread per
+//!   process, started on the first async wait, which sleeps on every word
+//!   this process's tasks wait on at once (`futex_waitv`, Linux ≥ 5.16) and
+//!   wakes each task when its word changes. The futures are the in-process
+//!   engine's, so timeouts and cancel-safety are the same code.
+//!
+//! # Names and lifetime
+//!
+//! A named segment is created owner-only (mode `0o600`) unless a mode is
+//! given, atomically (a peer never sees it half-written; `AlreadyExists`
+//! if the name is taken), and unlinked when the creating handle is dropped
+//! unless it was `persist()`ed. Names are one path component.
+//!
+//! # Known limits
+//!
+//! * A process of the same user can `ftruncate` a named segment under
+//!   the others, who then fault (`SIGBUS`) on access; anonymous segments are
+//!   sealed against it. Mode `0o600` keeps other users out.
+//! * Peers must be on the same machine (futexes are local).
+
+mod event;
+mod futex;
+mod layout;
+mod segment;
+mod wait;
+mod watcher;
+
+pub use event::{Event, EventWait, EventWaitTimeout};

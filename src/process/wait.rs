@@ -1,0 +1,192 @@
+//! Waiting on a segment word, written once for every process primitive
+//! and every front-end (SPEC §0).
+//!
+//! A primitive describes one wait as a [`ShmOp`]: an `attempt` that either
+//! completes or names the value its futex word holds while it cannot. Two
+//! drivers run it:
+//!
+//! * [`block`], for the `_blocking` forms: §0's short spin on the attempt,
+//!   then `futex_wait` on the word itself, so a cross-process wake-up is
+//!   one system call on each side.
+//! * [`AsyncShm`], an [`engine::Op`](crate::engine::Op), for the async
+//!   forms: it registers the word and value with this process's helper
+//!   thread ([`super::watcher`]), which sleeps on every registered word at
+//!   once and wakes the task when its word changes. The in-process engine's
+//!   `Timed` driver and `named_future!` then give the async and
+//!   `_timeout` futures exactly as for the in-process primitives.
+//!
+//! # No lost wake-up
+//!
+//! Each body has a `sleepers` count next to its word, so that a change
+//! with nobody waiting costs no system call. A waiter increments it
+//! *before* its last look at the word; a waker changes the word *before*
+//! it reads the count; all four accesses are `SeqCst`. So either the waker
+//! sees the count (and wakes), or the waiter's look sees the new word (and
+//! does not sleep). A process killed while counted leaves the count too
+//! high, which only costs later wakers a system call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use super::futex;
+use super::segment::Mapping;
+use super::watcher::{self, Registration};
+use crate::engine::Op;
+
+/// One step of a wait: done, or must sleep while the word holds the value.
+pub(crate) enum Attempt<T> {
+    Done(T),
+    Sleep(u32),
+}
+
+/// One wait on a segment word.
+pub(crate) trait ShmOp {
+    type Output;
+
+    /// The segment holding the word (kept mapped while the helper thread
+    /// waits on it).
+    fn mapping(&self) -> &Arc<Mapping>;
+
+    /// The futex word this wait sleeps on.
+    fn word(&self) -> &AtomicU32;
+
+    /// The count of sleepers on [`word`](ShmOp::word) (module docs).
+    fn sleepers(&self) -> &AtomicU32;
+
+    /// Tries to complete; `Sleep(v)` when it must wait while the word is `v`.
+    fn attempt(&mut self) -> Attempt<Self::Output>;
+
+    /// The outcome once the deadline passed without completing.
+    fn timed_out(&mut self) -> Self::Output;
+}
+
+/// The blocking driver: spins briefly, then sleeps on the word, until the
+/// attempt completes or `deadline` passes.
+pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Output {
+    let spun = crate::spin::until(deadline, || match op.attempt() {
+        Attempt::Done(out) => Some(out),
+        Attempt::Sleep(_) => None,
+    });
+    if let Some(out) = spun {
+        return out;
+    }
+    loop {
+        let val = match op.attempt() {
+            Attempt::Done(out) => return out,
+            Attempt::Sleep(val) => val,
+        };
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return op.timed_out();
+        }
+        // SeqCst: the count before the last look (module docs).
+        op.sleepers().fetch_add(1, Ordering::SeqCst);
+        if op.word().load(Ordering::SeqCst) == val {
+            futex::wait(op.word(), val, deadline);
+        }
+        op.sleepers().fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The async driver's op: [`ShmOp`] plus this waiter's registration with
+/// the helper thread.
+pub(crate) struct AsyncShm<S: ShmOp> {
+    op: S,
+    /// Whether we are counted in the body's `sleepers`.
+    counted: bool,
+    registration: Option<Registration>,
+}
+
+impl<S: ShmOp> AsyncShm<S> {
+    pub(crate) fn new(op: S) -> Self {
+        AsyncShm {
+            op,
+            counted: false,
+            registration: None,
+        }
+    }
+
+    /// Leaves the helper thread's watch and the sleepers count.
+    fn settle(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            registration.cancel();
+        }
+        if std::mem::take(&mut self.counted) {
+            self.op.sleepers().fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl<S: ShmOp> Op for AsyncShm<S> {
+    type Output = S::Output;
+
+    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<S::Output> {
+        if !self.counted {
+            // SeqCst: counted before the look below (module docs).
+            self.op.sleepers().fetch_add(1, Ordering::SeqCst);
+            self.counted = true;
+        }
+        match self.op.attempt() {
+            Attempt::Done(out) => {
+                self.settle();
+                Poll::Ready(out)
+            }
+            Attempt::Sleep(val) => {
+                let keep = self
+                    .registration
+                    .as_ref()
+                    .is_some_and(|r| r.is_armed_for(val, cx.waker()));
+                if !keep {
+                    if let Some(old) = self.registration.take() {
+                        old.cancel();
+                    }
+                    self.registration = Some(watcher::register(
+                        self.op.mapping(),
+                        self.op.word(),
+                        val,
+                        cx.waker(),
+                    ));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<S::Output> {
+        self.settle();
+        // A last look: completing beats timing out when both are true.
+        Poll::Ready(match self.op.attempt() {
+            Attempt::Done(out) => out,
+            Attempt::Sleep(_) => self.op.timed_out(),
+        })
+    }
+
+    fn poll_fast(&mut self) -> Option<S::Output> {
+        if self.counted {
+            return None;
+        }
+        match self.op.attempt() {
+            Attempt::Done(out) => Some(out),
+            Attempt::Sleep(_) => None,
+        }
+    }
+
+    fn may_wake_on_drop(&self) -> bool {
+        false
+    }
+}
+
+impl<S: ShmOp> Drop for AsyncShm<S> {
+    fn drop(&mut self) {
+        self.settle();
+    }
+}
+
+impl<S: ShmOp> std::fmt::Debug for AsyncShm<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncShm")
+            .field("registered", &self.registration.is_some())
+            .finish_non_exhaustive()
+    }
+}
