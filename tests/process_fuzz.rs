@@ -6,13 +6,13 @@
 //! panic, fault or hang — and a handle that opened must work (every value
 //! of the state words is some state).
 //!
-//! 10 000 cases per property by default (`PROPTEST_CASES` overrides).
+//! Events and Locks. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
 
 mod common;
 
 use common::process::unique_name;
 use proptest::prelude::*;
-use rallypoint::process::Event;
+use rallypoint::process::{Event, Lock};
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::Duration;
@@ -75,6 +75,38 @@ fn open_and_use(scratch: &Scratch) -> Result<(), TestCaseError> {
     }
 }
 
+fn valid_lock_bytes() -> Vec<u8> {
+    let name = unique_name("fuzz-lock-template");
+    let _lock = Lock::create(&name).unwrap();
+    std::fs::read(format!("/dev/shm/{name}")).unwrap()
+}
+
+/// Opens the scratch segment as a lock and, if it opened, uses it: any
+/// state words are some state (a garbage holder is a dead one).
+fn open_and_lock(scratch: &Scratch) -> Result<(), TestCaseError> {
+    match Lock::open(&scratch.name) {
+        Ok(lock) => {
+            let _ = format!("{lock:?}");
+            // Held by a garbage token (dead) or free: either way ours now,
+            // unless a flip made a slot look like a live process's claim.
+            if let Some(guard) = lock.try_acquire() {
+                drop(guard);
+                prop_assert!(lock.acquire_timeout_blocking(Duration::ZERO).is_some());
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // InvalidData, or every slot looks claimed by a live process.
+            prop_assert!(
+                matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Other),
+                "{}",
+                e
+            );
+            Ok(())
+        }
+    }
+}
+
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -114,6 +146,34 @@ proptest! {
         let scratch = Scratch::new();
         scratch.holds(&bytes);
         open_and_use(&scratch)?;
+    }
+
+    #[test]
+    fn lock_state_is_any_bytes(
+        flips in prop::collection::vec((128usize..1152, any::<u8>()), 0..40),
+        word in any::<u32>(),
+    ) {
+        let mut bytes = valid_lock_bytes();
+        bytes[128..132].copy_from_slice(&word.to_ne_bytes());
+        for (at, value) in flips {
+            bytes[at] = value;
+        }
+        let scratch = Scratch::new();
+        scratch.holds(&bytes);
+        open_and_lock(&scratch)?;
+    }
+
+    #[test]
+    fn lock_header_flips_are_refused_or_fine(
+        flips in prop::collection::vec((0usize..128, 1u8..=255), 1..4),
+    ) {
+        let mut bytes = valid_lock_bytes();
+        for (at, xor) in flips {
+            bytes[at] ^= xor;
+        }
+        let scratch = Scratch::new();
+        scratch.holds(&bytes);
+        open_and_lock(&scratch)?;
     }
 
     #[test]

@@ -38,12 +38,14 @@ pub(crate) const MAX_BODY: usize = 1 << 20;
 #[repr(u32)]
 pub(crate) enum Kind {
     Event = 1,
+    Lock = 4,
 }
 
 impl Kind {
     fn from_raw(raw: u32) -> Option<Kind> {
         match raw {
             1 => Some(Kind::Event),
+            4 => Some(Kind::Lock),
             _ => None,
         }
     }
@@ -51,6 +53,7 @@ impl Kind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Event => "an Event",
+            Kind::Lock => "a Lock",
         }
     }
 }

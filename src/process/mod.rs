@@ -1,5 +1,5 @@
 //! Primitives shared between processes: Python's `multiprocessing`
-//! `Event`, with the same four forms (`.await`, `_blocking`, `_timeout`,
+//! `Event` and `Lock`, with the same four forms (`.await`, `_blocking`, `_timeout`,
 //! `try_`) as the in-process types, across any mix of threads, tasks and
 //! processes (SPEC §8).
 //!
@@ -9,6 +9,7 @@
 //! | Python `multiprocessing` | rallypoint |
 //! |---|---|
 //! | `Event()` | [`Event::create`] / [`Event::open`], [`Event::anonymous`] |
+//! | `Lock()` | [`Lock::create`] / [`Lock::open`], [`Lock::anonymous`]; `acquire`/`release` are [`Lock::acquire`] and dropping the [`LockGuard`] |
 //!
 //! # How it works
 //!
@@ -30,6 +31,24 @@
 //!   wakes each task when its word changes. The futures are the in-process
 //!   engine's, so timeouts and cancel-safety are the same code.
 //!
+//! # A process that dies
+//!
+//! A process may be killed at any instruction; every change to a segment
+//! is one atomic operation, so the others never see a torn state.
+//!
+//! * [`Event`]: nothing to recover (an event has no owner).
+//! * [`Lock`]: the next locker — a waiter that was asleep, or a later
+//!   caller — takes the lock over and is told so with [`OwnerDied`], the
+//!   guard inside. Waiters hear of the death without polling: before one
+//!   sleeps on a lock held by another process, this process's *reaper*
+//!   thread (started on first need) watches that process through a pidfd,
+//!   and marks the lock's word when it exits. Handles record themselves in
+//!   a table of 64 participant slots in the segment (pid and start time,
+//!   so a reused pid is not mistaken for a live holder); a dead process's
+//!   slot is reclaimed by whoever needs it.
+//! * A `fork()`ed child inherits its parent's handles, and with them the
+//!   parent's identity: it must open handles of its own.
+//!
 //! # Names and lifetime
 //!
 //! A named segment is created owner-only (mode `0o600`) unless a mode is
@@ -47,8 +66,12 @@
 mod event;
 mod futex;
 mod layout;
+mod lock;
+mod reaper;
+mod roster;
 mod segment;
 mod wait;
 mod watcher;
 
 pub use event::{Event, EventWait, EventWaitTimeout};
+pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};

@@ -300,6 +300,7 @@ impl fmt::Debug for Segment {
 fn kind_tag(kind: Kind) -> &'static str {
     match kind {
         Kind::Event => "event",
+        Kind::Lock => "lock",
     }
 }
 

@@ -60,6 +60,13 @@ pub(crate) trait ShmOp {
 
     /// The outcome once the deadline passed without completing.
     fn timed_out(&mut self) -> Self::Output;
+
+    /// Called before sleeping while the word is `val`: `false` to attempt
+    /// again instead (the op found out something the word does not show,
+    /// e.g. that the process holding a lock died).
+    fn prepare_sleep(&mut self, _val: u32) -> bool {
+        true
+    }
 }
 
 /// The blocking driver: spins briefly, then sleeps on the word, until the
@@ -79,6 +86,9 @@ pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Outpu
         };
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return op.timed_out();
+        }
+        if !op.prepare_sleep(val) {
+            continue;
         }
         // SeqCst: the count before the last look (module docs).
         op.sleepers().fetch_add(1, Ordering::SeqCst);
@@ -127,30 +137,32 @@ impl<S: ShmOp> Op for AsyncShm<S> {
             self.op.sleepers().fetch_add(1, Ordering::SeqCst);
             self.counted = true;
         }
-        match self.op.attempt() {
-            Attempt::Done(out) => {
-                self.settle();
-                Poll::Ready(out)
-            }
-            Attempt::Sleep(val) => {
-                let keep = self
-                    .registration
-                    .as_ref()
-                    .is_some_and(|r| r.is_armed_for(val, cx.waker()));
-                if !keep {
-                    if let Some(old) = self.registration.take() {
-                        old.cancel();
-                    }
-                    self.registration = Some(watcher::register(
-                        self.op.mapping(),
-                        self.op.word(),
-                        val,
-                        cx.waker(),
-                    ));
+        let val = loop {
+            match self.op.attempt() {
+                Attempt::Done(out) => {
+                    self.settle();
+                    return Poll::Ready(out);
                 }
-                Poll::Pending
+                Attempt::Sleep(val) if self.op.prepare_sleep(val) => break val,
+                Attempt::Sleep(_) => {}
             }
+        };
+        let keep = self
+            .registration
+            .as_ref()
+            .is_some_and(|r| r.is_armed_for(val, cx.waker()));
+        if !keep {
+            if let Some(old) = self.registration.take() {
+                old.cancel();
+            }
+            self.registration = Some(watcher::register(
+                self.op.mapping(),
+                self.op.word(),
+                val,
+                cx.waker(),
+            ));
         }
+        Poll::Pending
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<S::Output> {

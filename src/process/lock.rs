@@ -1,0 +1,504 @@
+//! `process::Lock`: Python's `multiprocessing.Lock`, one futex word in a
+//! segment, and what happens when its holder is killed.
+//!
+//! # The word
+//!
+//! ```text
+//!  0                      : free
+//!  token                  : held by the handle whose roster token it is
+//!  token | DIED (bit 31)  : held by a process that has exited
+//! ```
+//!
+//! Acquiring is one compare-exchange from 0 to the handle's token
+//! ([`roster`](super::roster)); releasing swaps 0 back and wakes the
+//! sleepers, if the count next to the word says there are any (wait.rs).
+//!
+//! # A holder that dies
+//!
+//! A waiter that is about to sleep on a held word first makes sure it will
+//! hear of the holder's death: it looks the token up in the roster (a dead
+//! or reaped token means the holder is gone) and asks the process's reaper
+//! thread to watch the holder's pidfd ([`reaper`](super::reaper)). If the
+//! holder exits, the reaper sets `DIED` in the word — if the word still
+//! holds that token — and wakes it. Whoever then finds `DIED` (or a token
+//! the roster says is dead) takes the lock over with one compare-exchange
+//! and gets [`OwnerDied`] with the guard: exactly one waiter wins, the
+//! others go on waiting for it. Without waiters nothing needs to watch: the
+//! next locker finds the dead token itself.
+//!
+//! Unlike a robust pthread mutex there is no `consistent()` step: the
+//! locker told `OwnerDied` owns a normal lock, and the next one after it
+//! gets a plain guard. What the lock protected may be half-updated; that
+//! is what the error is for.
+//!
+//! Every value of the word is a state: a garbage token is looked up in the
+//! roster, found dead, and taken over with `OwnerDied`.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::futex;
+use super::layout::{Kind, Meta};
+use super::reaper::{self, DIED, Watch};
+use super::roster::{self, Claim, Slot};
+use super::segment::{DEFAULT_MODE, Mapping, Segment};
+use super::wait::{self, AsyncShm, Attempt, ShmOp};
+use crate::engine::{deadline_after, named_future};
+
+/// The body's revision (bumped when `Body` changes).
+const LAYOUT: u32 = 1;
+/// Participant slots: how many handles (in all processes) may have the
+/// lock open at once.
+const SLOTS: usize = 64;
+/// How many peers' watches a handle keeps for reuse.
+const KNOWN: usize = 8;
+
+#[repr(C, align(64))]
+struct Body {
+    word: AtomicU32,
+    sleepers: AtomicU32,
+    _pad: [AtomicU32; 14],
+    slots: [Slot; SLOTS],
+}
+
+const _: () = assert!(size_of::<Body>() == 64 + 16 * SLOTS && SLOTS <= roster::MAX_SLOTS);
+
+/// The outcome of an acquire: the guard, or the guard with the news that
+/// the previous holder died holding the lock.
+pub type LockResult<G> = Result<G, OwnerDied<G>>;
+
+/// The lock was taken over from a process that died while holding it (like
+/// `EOWNERDEAD`): the guard inside is a normal guard — the lock is held —
+/// but what the lock protects may have been left half-updated.
+pub struct OwnerDied<G> {
+    guard: G,
+}
+
+impl<G> OwnerDied<G> {
+    /// The guard: the lock is held.
+    pub fn into_guard(self) -> G {
+        self.guard
+    }
+
+    /// The guard, borrowed.
+    pub fn guard(&self) -> &G {
+        &self.guard
+    }
+}
+
+impl<G> fmt::Debug for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnerDied").finish_non_exhaustive()
+    }
+}
+
+impl<G> fmt::Display for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the previous holder of the lock died while holding it; the lock is now held")
+    }
+}
+
+impl<G> std::error::Error for OwnerDied<G> {}
+
+/// A lock shared between processes — Python's `multiprocessing.Lock` —
+/// with the four forms of every rallypoint wait, that survives its holder
+/// being killed.
+///
+/// Not reentrant: a second acquire from the same handle (even the same
+/// thread) waits for the first guard to be dropped, like Python's `Lock`.
+/// A guard may be dropped by any thread (it is `Send`).
+///
+/// # A killed process
+///
+/// If the process holding the lock dies (SIGKILL at any instruction), the
+/// next acquire — a waiter asleep at the time, or a later locker — gets
+/// [`OwnerDied`] holding the guard (see the module docs of the source for
+/// how). `multiprocessing.Lock` stays locked forever in that case
+/// (python/cpython#88304). Each open handle takes one of the segment's 64
+/// participant slots until dropped; slots of dead processes are reclaimed.
+///
+/// # Example
+///
+/// ```
+/// use rallypoint::process::Lock;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let name = format!("doc-lock-{}", std::process::id());
+/// let lock = Lock::create(&name)?;
+/// let peer = Lock::open(&name)?; // in another process, usually
+/// {
+///     let _guard = lock.acquire_blocking().expect("nobody died");
+///     assert!(peer.try_acquire().is_none());
+/// }
+/// assert!(peer.try_acquire().is_some());
+/// # Ok(())
+/// # }
+/// ```
+pub struct Lock {
+    seg: Segment,
+    claim: Claim,
+    /// Holders this handle has seen alive and asked the reaper to watch
+    /// (token and watch), most recent last.
+    known: Mutex<Vec<(u32, Option<Watch>)>>,
+}
+
+/// Held while the lock is acquired; dropping it releases the lock.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl Lock {
+    /// Creates an unlocked lock under `name` in `/dev/shm` (mode `0o600`);
+    /// the name is removed when this handle is dropped unless
+    /// [`persist`](Lock::persist)ed.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` if the name is taken, `InvalidInput` for a bad name,
+    /// or the system's error.
+    pub fn create(name: &str) -> io::Result<Lock> {
+        Lock::create_with_mode(name, DEFAULT_MODE)
+    }
+
+    /// [`create`](Lock::create) with the file mode `mode` (subject to the
+    /// umask).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Lock::create); `InvalidInput` for bits beyond `0o777`.
+    pub fn create_with_mode(name: &str, mode: u32) -> io::Result<Lock> {
+        Lock::with(Segment::create(name, mode, meta(), |_| {})?)
+    }
+
+    /// Opens the lock another process created under `name`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `PermissionDenied`, `InvalidData` if the segment is not
+    /// a lock of this version, or `Other` if all 64 participant slots are
+    /// taken by live handles.
+    pub fn open(name: &str) -> io::Result<Lock> {
+        Lock::with(Segment::open(name, Kind::Lock, LAYOUT, size_of::<Body>())?)
+    }
+
+    /// Creates an unlocked lock with no name (a sealed memfd), shared by
+    /// handing [`as_fd_owned`](Lock::as_fd_owned) to a child, which calls
+    /// [`from_fd`](Lock::from_fd).
+    ///
+    /// # Errors
+    ///
+    /// The system's error.
+    pub fn anonymous() -> io::Result<Lock> {
+        Lock::with(Segment::anonymous(meta(), |_| {})?)
+    }
+
+    /// Takes over a lock segment's file descriptor, checking it as
+    /// [`open`](Lock::open) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Lock::open).
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Lock> {
+        Lock::with(Segment::adopt(
+            fd,
+            None,
+            Kind::Lock,
+            LAYOUT,
+            size_of::<Body>(),
+        )?)
+    }
+
+    fn with(seg: Segment) -> io::Result<Lock> {
+        let claim = roster::claim(&seg.map().body::<Body>().slots).ok_or_else(|| {
+            io::Error::other(format!(
+                "all {SLOTS} participant slots of the lock are held by live handles"
+            ))
+        })?;
+        Ok(Lock {
+            seg,
+            claim,
+            known: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A duplicate of the segment's file descriptor, e.g. for a child.
+    ///
+    /// # Errors
+    ///
+    /// The system's error (out of descriptors).
+    pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
+        self.seg.as_fd().try_clone_to_owned()
+    }
+
+    /// The segment's name, `None` for an anonymous lock.
+    pub fn name(&self) -> Option<&str> {
+        self.seg.name()
+    }
+
+    /// Removes the name now; handles already open keep working.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if anonymous, already unlinked, or the name now refers to
+    /// another segment.
+    pub fn unlink(&self) -> io::Result<()> {
+        self.seg.unlink()
+    }
+
+    /// Keeps the name after this (creating) handle is dropped.
+    pub fn persist(&self) {
+        self.seg.persist();
+    }
+
+    fn body(&self) -> &Body {
+        self.seg.map().body()
+    }
+
+    /// Whether the lock is held (by anyone, alive or not).
+    pub fn is_locked(&self) -> bool {
+        self.body().word.load(Ordering::Relaxed) != 0
+    }
+
+    fn op(&self) -> AcquireOp<'_> {
+        AcquireOp {
+            lock: self,
+            dead: None,
+        }
+    }
+
+    /// Waits for the lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped future either never took the lock, or
+    /// completed (and its guard was dropped with it, releasing the lock).
+    pub fn acquire(&self) -> LockAcquire<'_> {
+        LockAcquire::new(AsyncShm::new(self.op()), None)
+    }
+
+    /// Blocks the thread until it holds the lock. Must not be called from
+    /// async code (use [`acquire`](Lock::acquire)).
+    pub fn acquire_blocking(&self) -> LockResult<LockGuard<'_>> {
+        wait::block(&mut self.op(), None).expect("no deadline")
+    }
+
+    /// Waits for the lock at most `timeout`: `None` on timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Lock::acquire).
+    pub fn acquire_timeout(&self, timeout: Duration) -> LockAcquireTimeout<'_> {
+        LockAcquireTimeout::new(AsyncShm::new(self.op()), deadline_after(timeout))
+    }
+
+    /// Blocks until it holds the lock or `timeout` passes (`None`). Must not
+    /// be called from async code.
+    pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Option<LockResult<LockGuard<'_>>> {
+        wait::block(&mut self.op(), deadline_after(timeout))
+    }
+
+    /// Takes the lock if it is free (or its holder is dead): `None` if a
+    /// live process holds it.
+    pub fn try_acquire(&self) -> Option<LockResult<LockGuard<'_>>> {
+        let mut op = self.op();
+        loop {
+            match op.attempt() {
+                Attempt::Done(out) => return out,
+                // Held, and not marked dead: by a live process?
+                Attempt::Sleep(word) if self.holder_alive(word) => return None,
+                Attempt::Sleep(word) => op.dead = Some(word),
+            }
+        }
+    }
+
+    /// Whether the handle holding `token` is alive (this process counts).
+    fn holder_alive(&self, token: u32) -> bool {
+        token == self.claim.token || roster::is_alive(&self.body().slots, token)
+    }
+
+    /// Makes sure the reaper will mark the word if `token`'s process dies;
+    /// `false` if it is dead already.
+    fn watch_holder(&self, token: u32) -> bool {
+        if token == self.claim.token {
+            // Another thread of ours: no need to watch ourselves.
+            return true;
+        }
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.iter().any(|(t, _)| *t == token) {
+            return true;
+        }
+        let Some(peer) = roster::holder(&self.body().slots, token) else {
+            return false;
+        };
+        match reaper::watch(peer, self.seg.map(), &self.body().word, token) {
+            Err(()) => false,
+            Ok(watch) => {
+                if known.len() == KNOWN {
+                    known.remove(0);
+                }
+                known.push((token, watch));
+                true
+            }
+        }
+    }
+
+    fn release(&self) {
+        let body = self.body();
+        // SeqCst: before the sleepers read (wait.rs); Release for the
+        // next holder.
+        body.word.swap(0, Ordering::SeqCst);
+        if body.sleepers.load(Ordering::SeqCst) != 0 {
+            futex::wake_all(&body.word);
+        }
+    }
+}
+
+fn meta() -> Meta {
+    Meta {
+        kind: Kind::Lock,
+        layout: LAYOUT,
+        body_size: size_of::<Body>(),
+        creator_pid: std::process::id(),
+        params: [SLOTS as u64, 0, 0, 0],
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        roster::release(&self.body().slots, &self.claim);
+    }
+}
+
+impl AsFd for Lock {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.seg.as_fd()
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = self.body();
+        // Relaxed: snapshots for display.
+        let word = body.word.load(Ordering::Relaxed);
+        let state = match word {
+            0 => "unlocked",
+            w if w & DIED != 0 => "locked by a dead process",
+            w if w == self.claim.token => "locked by this handle",
+            _ => "locked",
+        };
+        f.debug_struct("Lock")
+            .field("name", &self.name())
+            .field("state", &state)
+            .field("waiters", &body.sleepers.load(Ordering::Relaxed))
+            .field("handles", &roster::claimed(&body.slots))
+            .finish()
+    }
+}
+
+impl LockGuard<'_> {
+    /// The lock this guard holds.
+    pub fn lock(&self) -> &Lock {
+        self.lock
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.release();
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", &self.lock.name())
+            .finish()
+    }
+}
+
+/// The state machine of one acquire.
+pub(crate) struct AcquireOp<'a> {
+    lock: &'a Lock,
+    /// A word value whose holder was found dead: take it over.
+    dead: Option<u32>,
+}
+
+impl<'a> ShmOp for AcquireOp<'a> {
+    type Output = Option<LockResult<LockGuard<'a>>>;
+
+    fn mapping(&self) -> &Arc<Mapping> {
+        self.lock.seg.map()
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        &self.lock.body().word
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        &self.lock.body().sleepers
+    }
+
+    fn attempt(&mut self) -> Attempt<Self::Output> {
+        let me = self.lock.claim.token;
+        loop {
+            // SeqCst: the look after being counted (wait.rs).
+            let word = self.word().load(Ordering::SeqCst);
+            let died = word & DIED != 0 || self.dead == Some(word);
+            if word != 0 && !died {
+                return Attempt::Sleep(word);
+            }
+            // Acquire on success: what the last holder did happens before.
+            if self
+                .word()
+                .compare_exchange(word, me, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                let guard = LockGuard { lock: self.lock };
+                return Attempt::Done(Some(if died {
+                    Err(OwnerDied { guard })
+                } else {
+                    Ok(guard)
+                }));
+            }
+            self.dead = None;
+        }
+    }
+
+    fn timed_out(&mut self) -> Self::Output {
+        None
+    }
+
+    fn prepare_sleep(&mut self, word: u32) -> bool {
+        if self.lock.watch_holder(word) {
+            true
+        } else {
+            self.dead = Some(word);
+            false
+        }
+    }
+}
+
+impl fmt::Debug for AcquireOp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireOp").finish_non_exhaustive()
+    }
+}
+
+named_future! {
+    /// Future returned by [`Lock::acquire`](crate::process::Lock::acquire).
+    pub struct LockAcquire<'a>(AsyncShm<AcquireOp<'a>>) -> LockResult<LockGuard<'a>>;
+    |out| out.expect("no deadline")
+}
+
+named_future! {
+    /// Future returned by
+    /// [`Lock::acquire_timeout`](crate::process::Lock::acquire_timeout):
+    /// `None` on timeout.
+    pub struct LockAcquireTimeout<'a>(AsyncShm<AcquireOp<'a>>) -> Option<LockResult<LockGuard<'a>>>;
+    |out| out
+}
