@@ -184,6 +184,14 @@ pub struct BarrierWaitResult {
 }
 
 impl BarrierWaitResult {
+    #[cfg_attr(
+        not(all(target_os = "linux", feature = "process", not(loom))),
+        allow(dead_code)
+    )]
+    pub(crate) fn new(index: usize, leader: bool) -> Self {
+        BarrierWaitResult { index, leader }
+    }
+
     /// The party's rank in arrival order among the parties released together,
     /// from `0` to `parties - 1` (withdrawn parties take no rank). Python's
     /// `Barrier.wait()` return value.

@@ -6,13 +6,13 @@
 //! panic, fault or hang — and a handle that opened must work (every value
 //! of the state words is some state).
 //!
-//! Events and Locks. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
+//! Events, Locks and Barriers. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
 
 mod common;
 
 use common::process::unique_name;
 use proptest::prelude::*;
-use rallypoint::process::{Event, Lock};
+use rallypoint::process::{Barrier, Event, Lock};
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::Duration;
@@ -107,6 +107,48 @@ fn open_and_lock(scratch: &Scratch) -> Result<(), TestCaseError> {
     }
 }
 
+fn valid_barrier_bytes() -> Vec<u8> {
+    let name = unique_name("fuzz-barrier-template");
+    let _barrier = Barrier::create(&name, 2).unwrap();
+    std::fs::read(format!("/dev/shm/{name}")).unwrap()
+}
+
+/// Opens the scratch segment as a barrier and, if it opened, uses it: a
+/// reset always leaves a working barrier, whatever the state words held.
+fn open_and_meet(scratch: &Scratch) -> Result<(), TestCaseError> {
+    match Barrier::open(&scratch.name) {
+        Ok(barrier) => {
+            let _ = format!("{barrier:?}");
+            let _ = barrier.wait_timeout_blocking(Duration::ZERO);
+            barrier.reset();
+            prop_assert!(!barrier.is_broken());
+            prop_assert_eq!(barrier.n_waiting(), 0);
+            let other = Barrier::open(&scratch.name);
+            if let Ok(other) = other {
+                let (a, b) = std::thread::scope(|s| {
+                    let a = s.spawn(|| barrier.wait_timeout_blocking(Duration::from_secs(10)));
+                    let b = other.wait_timeout_blocking(Duration::from_secs(10));
+                    (a.join().unwrap(), b)
+                });
+                // Broken only if a garbage mark named a dead party.
+                prop_assert_eq!(a.is_ok(), b.is_ok());
+                if let (Ok(a), Ok(b)) = (a, b) {
+                    prop_assert!(a.is_leader() != b.is_leader());
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            prop_assert!(
+                matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Other),
+                "{}",
+                e
+            );
+            Ok(())
+        }
+    }
+}
+
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -161,6 +203,21 @@ proptest! {
         let scratch = Scratch::new();
         scratch.holds(&bytes);
         open_and_lock(&scratch)?;
+    }
+
+    #[test]
+    fn barrier_state_is_any_bytes(
+        flips in prop::collection::vec((128usize..1408, any::<u8>()), 0..40),
+        word in any::<u32>(),
+    ) {
+        let mut bytes = valid_barrier_bytes();
+        bytes[128..132].copy_from_slice(&word.to_ne_bytes());
+        for (at, value) in flips {
+            bytes[at] = value;
+        }
+        let scratch = Scratch::new();
+        scratch.holds(&bytes);
+        open_and_meet(&scratch)?;
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub(crate) const MAX_BODY: usize = 1 << 20;
 #[repr(u32)]
 pub(crate) enum Kind {
     Event = 1,
+    Barrier = 2,
     Lock = 4,
 }
 
@@ -45,6 +46,7 @@ impl Kind {
     fn from_raw(raw: u32) -> Option<Kind> {
         match raw {
             1 => Some(Kind::Event),
+            2 => Some(Kind::Barrier),
             4 => Some(Kind::Lock),
             _ => None,
         }
@@ -54,6 +56,7 @@ impl Kind {
         match self {
             Kind::Event => "an Event",
             Kind::Lock => "a Lock",
+            Kind::Barrier => "a Barrier",
         }
     }
 }

@@ -335,7 +335,12 @@ impl Lock {
         let Some(peer) = roster::holder(&self.body().slots, token) else {
             return false;
         };
-        match reaper::watch(peer, self.seg.map(), &self.body().word, token) {
+        match reaper::watch(
+            peer,
+            self.seg.map(),
+            &self.body().word,
+            (reaper::mark_died, token),
+        ) {
             Err(()) => false,
             Ok(watch) => {
                 if known.len() == KNOWN {

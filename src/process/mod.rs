@@ -1,5 +1,5 @@
 //! Primitives shared between processes: Python's `multiprocessing`
-//! `Event` and `Lock`, with the same four forms (`.await`, `_blocking`, `_timeout`,
+//! `Event`, `Barrier` and `Lock`, with the same four forms (`.await`, `_blocking`, `_timeout`,
 //! `try_`) as the in-process types, across any mix of threads, tasks and
 //! processes (SPEC §8).
 //!
@@ -9,6 +9,7 @@
 //! | Python `multiprocessing` | rallypoint |
 //! |---|---|
 //! | `Event()` | [`Event::create`] / [`Event::open`], [`Event::anonymous`] |
+//! | `Barrier(parties, timeout=)` | [`Barrier::create`] / [`Barrier::open`], [`Barrier::anonymous`], [`Barrier::with_timeout`]; no action (the party told [`is_leader`](crate::BarrierWaitResult::is_leader) runs it) |
 //! | `Lock()` | [`Lock::create`] / [`Lock::open`], [`Lock::anonymous`]; `acquire`/`release` are [`Lock::acquire`] and dropping the [`LockGuard`] |
 //!
 //! # How it works
@@ -46,6 +47,9 @@
 //!   a table of 64 participant slots in the segment (pid and start time,
 //!   so a reused pid is not mistaken for a live holder); a dead process's
 //!   slot is reclaimed by whoever needs it.
+//! * [`Barrier`]: a party killed while it waits or arrives breaks the
+//!   barrier for the others, who are woken at once the same way (every
+//!   sleeper watches the parties of its generation); `reset()` repairs it.
 //! * A `fork()`ed child inherits its parent's handles, and with them the
 //!   parent's identity: it must open handles of its own.
 //!
@@ -63,6 +67,7 @@
 //!   sealed against it. Mode `0o600` keeps other users out.
 //! * Peers must be on the same machine (futexes are local).
 
+mod barrier;
 mod event;
 mod futex;
 mod layout;
@@ -73,5 +78,6 @@ mod segment;
 mod wait;
 mod watcher;
 
+pub use barrier::{Barrier, BarrierWait};
 pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};

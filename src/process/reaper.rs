@@ -21,7 +21,7 @@
 //! [`Watch`] guard.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd, poll};
@@ -48,22 +48,39 @@ struct Watched {
     peer: Peer,
     pidfd: Arc<OwnedFd>,
     words: Vec<Word>,
+    /// Set (before the words are marked) once the process has exited.
+    exited: Arc<AtomicBool>,
 }
 
 struct Word {
     id: u64,
-    _map: Arc<Mapping>,
+    map: Arc<Mapping>,
     word: *const AtomicU32,
-    /// The value the word holds while the watched process owns it; marked
-    /// with [`DIED`] when it exits.
-    owned: u32,
+    /// What the watched process's exit does to the word (before it is
+    /// woken), with its argument.
+    on_exit: OnExit,
 }
 
-/// Set in an owner word by the reaper when its owner exits: the waiters'
-/// futex value changes, so none of them can sleep through the news.
+/// What a watched process's exit does to a word: `(segment, word,
+/// argument)`. It
+/// must *change* the word when the exit matters to its waiters — a waiter
+/// about to sleep on the old value then cannot sleep through the news —
+/// with one compare-exchange (it runs in any process that watches).
+pub(crate) type OnExit = (fn(&Mapping, &AtomicU32, u32), u32);
+
+/// Set in an owner word by [`mark_died`]: the owner exited.
 pub(crate) const DIED: u32 = 1 << 31;
 
-// SAFETY: `word` points into `_map`, which the entry keeps mapped; it is
+/// An [`OnExit`] for owner words: marks the word [`DIED`] if it still holds
+/// `owned` (the exited process's token). If the word changed, the owner
+/// had released it, and its waiters were woken by that.
+pub(crate) fn mark_died(_map: &Mapping, word: &AtomicU32, owned: u32) {
+    // SeqCst, like every change of a futex word a waiter may be about to
+    // sleep on (wait.rs).
+    let _ = word.compare_exchange(owned, owned | DIED, Ordering::SeqCst, Ordering::Relaxed);
+}
+
+// SAFETY: `word` points into `map`, which the entry keeps mapped; it is
 // only used as a futex address.
 unsafe impl Send for Word {}
 
@@ -95,6 +112,15 @@ fn reaper() -> Option<&'static Reaper> {
 pub(crate) struct Watch {
     peer: Peer,
     id: u64,
+    exited: Arc<AtomicBool>,
+}
+
+impl Watch {
+    /// Whether the watched process has exited (its words were marked).
+    pub(crate) fn has_exited(&self) -> bool {
+        // Acquire: pairs with the reaper's store, before it marks.
+        self.exited.load(Ordering::Acquire)
+    }
 }
 
 impl Drop for Watch {
@@ -121,8 +147,8 @@ fn kick(reaper: &Reaper) {
     let _ = rustix::io::write(&reaper.kick, &1u64.to_ne_bytes());
 }
 
-/// Asks the reaper to mark `word` (in `map`) with [`DIED`] and wake its
-/// waiters when `peer` exits, if the word still holds `owned`. `Err(())`
+/// Asks the reaper to run `on_exit` on `word` (in `map`) and wake its
+/// waiters when `peer` exits. `Err(())`
 /// if `peer` has exited already (or its pid is someone else's now);
 /// `Ok(None)` if no reaper could be started (the caller must then not
 /// sleep without a timeout).
@@ -130,7 +156,7 @@ pub(crate) fn watch(
     peer: Peer,
     map: &Arc<Mapping>,
     word: &AtomicU32,
-    owned: u32,
+    on_exit: OnExit,
 ) -> Result<Option<Watch>, ()> {
     let Some(reaper) = reaper() else {
         return Ok(None);
@@ -140,13 +166,14 @@ pub(crate) fn watch(
     state.next_id += 1;
     let entry = Word {
         id,
-        _map: Arc::clone(map),
+        map: Arc::clone(map),
         word,
-        owned,
+        on_exit,
     };
     if let Some(watched) = state.peers.iter_mut().find(|w| w.peer == peer) {
         watched.words.push(entry);
-        return Ok(Some(Watch { peer, id }));
+        let exited = Arc::clone(&watched.exited);
+        return Ok(Some(Watch { peer, id, exited }));
     }
     let pid = Pid::from_raw(peer.pid as i32).ok_or(())?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(|_| ())?;
@@ -154,14 +181,16 @@ pub(crate) fn watch(
     if start_time(peer.pid) != Some(peer.start) {
         return Err(());
     }
+    let exited = Arc::new(AtomicBool::new(false));
     state.peers.push(Watched {
         peer,
         pidfd: Arc::new(pidfd),
         words: vec![entry],
+        exited: Arc::clone(&exited),
     });
     drop(state);
     kick(reaper);
-    Ok(Some(Watch { peer, id }))
+    Ok(Some(Watch { peer, id, exited }))
 }
 
 fn run(reaper: &'static Reaper) {
@@ -204,19 +233,13 @@ fn run(reaper: &'static Reaper) {
             // again and find its token dead. (Their `Watch` guards then
             // find nothing to remove.)
             if let Some(gone) = gone {
+                // Release: pairs with `has_exited`.
+                gone.exited.store(true, Ordering::Release);
                 for entry in &gone.words {
-                    // SAFETY: `_map` keeps the word mapped.
+                    // SAFETY: `map` keeps the word mapped.
                     let word = unsafe { &*entry.word };
-                    // SeqCst, like every change of a futex word a waiter
-                    // may be about to sleep on (wait.rs). Fails if the
-                    // word changed meanwhile: then it was released, and
-                    // its waiters were woken by that.
-                    let _ = word.compare_exchange(
-                        entry.owned,
-                        entry.owned | DIED,
-                        Ordering::SeqCst,
-                        Ordering::Relaxed,
-                    );
+                    let (action, arg) = entry.on_exit;
+                    action(&entry.map, word, arg);
                     futex::wake_all(word);
                 }
             }

@@ -218,6 +218,26 @@ pub(crate) fn holder(slots: &[Slot], token: u32) -> Option<Peer> {
     }
 }
 
+/// The token of the claim in slot `index`, if it is claimed (alive or not).
+pub(crate) fn token_at(slots: &[Slot], index: usize) -> Option<u32> {
+    let (_, epoch, state) = unpack(slots.get(index)?.word.load(Ordering::Acquire));
+    (state == ALIVE || state == CLAIMING).then(|| token(index, epoch))
+}
+
+/// The process in `token`'s claim, without checking that it is alive.
+pub(crate) fn holder_unchecked(slots: &[Slot], token: u32) -> Option<Peer> {
+    let index = (token & 0xFF) as usize;
+    let slot = slots.get(index.checked_sub(1)?)?;
+    let (pid, epoch, state) = unpack(slot.word.load(Ordering::Acquire));
+    if state != ALIVE || epoch & EPOCH_MASK != token >> 8 || pid == 0 {
+        return None;
+    }
+    Some(Peer {
+        pid,
+        start: slot.start.load(Ordering::Relaxed),
+    })
+}
+
 /// Whether `token` belongs to a live process (see [`holder`]).
 pub(crate) fn is_alive(slots: &[Slot], token: u32) -> bool {
     holder(slots, token).is_some()

@@ -118,6 +118,10 @@ impl Segment {
         &self.map
     }
 
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -301,6 +305,7 @@ fn kind_tag(kind: Kind) -> &'static str {
     match kind {
         Kind::Event => "event",
         Kind::Lock => "lock",
+        Kind::Barrier => "barrier",
     }
 }
 

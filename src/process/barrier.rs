@@ -1,0 +1,743 @@
+//! `process::Barrier`: Python's `multiprocessing.Barrier`, one futex word
+//! in a segment, broken for the others when a party dies.
+//!
+//! # The word
+//!
+//! ```text
+//!  bits 0..12  : parties arrived in the current generation (≤ 4095)
+//!  bit 12      : BROKEN (abort, a timeout, a dead party)
+//!  bit 13      : TRIPPED — the previous generation ended by a trip
+//!  bits 14..32 : the generation (18 bits, wrapping)
+//! ```
+//!
+//! Arriving is one compare-exchange that counts the party in; the last
+//! party's exchange starts the next generation with `TRIPPED` set, which
+//! releases everyone. A waiter of generation `g` that finds generation
+//! `g + 1` is told by `TRIPPED` whether `g` tripped (`Ok`) or was reset
+//! (`Err`) — even if generation `g + 1` is already filling, or broken.
+//! Whoever ends generation `g + 1` first copies that bit into `history`
+//! (bit `g % 64`), so a waiter that looks even later still gets the right
+//! answer, as long as fewer than 63 further generations ended meanwhile —
+//! which takes 63 resets while a released party has not run yet.
+//!
+//! # A party that dies
+//!
+//! Each handle has a participant slot ([`roster`](super::roster)) and a
+//! *mark* next to it: the generation it is arriving in or waiting in and
+//! how many of its callers are. Before a waiter sleeps, it looks at every
+//! other marked slot of its generation: a dead process there breaks the
+//! barrier at once; a live one is watched by the process's reaper thread,
+//! which breaks the barrier (if that generation is still filling) when it
+//! exits. Every arrival wakes the sleepers, so each of them watches the
+//! newcomers too. A process killed between marking its slot and counting
+//! itself in breaks the barrier as well: it was arriving.
+//!
+//! A withdrawn party (a dropped async wait) is counted out again; the
+//! ranks (`index()`) of the parties of that generation may then repeat —
+//! unlike the in-process `Barrier`, which re-ranks them.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::futex;
+use super::layout::{Kind, Meta};
+use super::reaper::{self, Watch};
+use super::roster::{self, Claim, Peer, Slot};
+use super::segment::{DEFAULT_MODE, Mapping, Segment};
+use super::wait::{self, AsyncShm, Attempt, ShmOp};
+use crate::engine::{deadline_after, named_future};
+use crate::{BarrierWaitResult, BrokenBarrierError};
+
+const LAYOUT: u32 = 1;
+const SLOTS: usize = 64;
+/// The most parties a process barrier can have.
+pub(crate) const MAX_PARTIES: usize = COUNT as usize;
+const COUNT: u32 = (1 << 12) - 1;
+const BROKEN: u32 = 1 << 12;
+const TRIPPED: u32 = 1 << 13;
+const GEN_SHIFT: u32 = 14;
+const GEN_MASK: u32 = (1 << 18) - 1;
+/// How many watches (peer, generation) a handle keeps.
+const KNOWN: usize = 16;
+
+fn generation(word: u32) -> u32 {
+    word >> GEN_SHIFT
+}
+
+fn count(word: u32) -> u32 {
+    word & COUNT
+}
+
+/// The word of a fresh generation after `word`'s.
+fn next_generation(word: u32, tripped: bool) -> u32 {
+    let generation = (generation(word) + 1) & GEN_MASK;
+    (generation << GEN_SHIFT) | if tripped { TRIPPED } else { 0 }
+}
+
+#[repr(C, align(64))]
+struct Body {
+    word: AtomicU32,
+    sleepers: AtomicU32,
+    /// Bit `g % 64`: generation `g` ended by a trip (module docs).
+    history: AtomicU64,
+    _pad: [AtomicU32; 12],
+    slots: [Slot; SLOTS],
+    /// Per slot: `generation << 12 | callers arriving or waiting in it`.
+    marks: [AtomicU32; SLOTS],
+}
+
+const _: () = assert!(size_of::<Body>() == 64 + 16 * SLOTS + 4 * SLOTS);
+
+/// A barrier shared between processes — Python's `multiprocessing.Barrier`
+/// — with the four forms of every rallypoint wait.
+///
+/// Semantics are those of [`rallypoint::Barrier`](crate::Barrier)
+/// (`index`, `is_leader`, `abort`, `reset`, a timeout breaks it, a dropped
+/// async wait withdraws its party), across processes, with two
+/// differences: there is no action (a closure cannot cross processes: the
+/// party told [`is_leader`](BarrierWaitResult::is_leader) runs it, then
+/// typically waits once more), and after a withdrawal the ranks of that
+/// generation may repeat.
+///
+/// # A killed process
+///
+/// A party killed while it waits at the barrier, or while it arrives,
+/// breaks it: the others get [`BrokenBarrierError`] at once (they are
+/// woken, not polling), and [`reset`](Barrier::reset) repairs it. A
+/// process that only has the barrier open does not. Each open handle takes
+/// one of 64 participant slots; a dead process's slot is reclaimed.
+///
+/// # Example
+///
+/// ```
+/// use rallypoint::process::Barrier;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let name = format!("doc-barrier-{}", std::process::id());
+/// let barrier = Barrier::create(&name, 2)?;
+/// let peer = Barrier::open(&name)?; // in another process, usually
+/// let other = std::thread::spawn(move || peer.wait_blocking().unwrap().is_leader());
+/// let here = barrier.wait_blocking().unwrap().is_leader();
+/// assert!(here != other.join().unwrap(), "exactly one leader");
+/// # Ok(())
+/// # }
+/// ```
+pub struct Barrier {
+    seg: Segment,
+    claim: Claim,
+    parties: u32,
+    default_timeout: Option<Duration>,
+    /// Other handles this one has seen alive and asked the reaper to
+    /// watch: (slot, peer, watch), most recent last.
+    known: Mutex<Vec<(usize, Peer, Option<Watch>)>>,
+}
+
+impl Barrier {
+    /// Creates a barrier for `parties` parties under `name` in `/dev/shm`
+    /// (mode `0o600`), removed when this handle is dropped unless
+    /// [`persist`](Barrier::persist)ed.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `parties` is 0 or above 4095, or for a bad name;
+    /// `AlreadyExists` if the name is taken; or the system's error.
+    pub fn create(name: &str, parties: usize) -> io::Result<Barrier> {
+        Barrier::create_with_mode(name, parties, DEFAULT_MODE)
+    }
+
+    /// [`create`](Barrier::create) with the file mode `mode` (subject to the
+    /// umask).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Barrier::create).
+    pub fn create_with_mode(name: &str, parties: usize, mode: u32) -> io::Result<Barrier> {
+        let meta = meta(parties)?;
+        Barrier::with(Segment::create(name, mode, meta, |_| {})?)
+    }
+
+    /// Opens the barrier another process created under `name`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `PermissionDenied`, `InvalidData` if the segment is not
+    /// a barrier of this version, or `Other` if all 64 participant slots
+    /// are held by live handles.
+    pub fn open(name: &str) -> io::Result<Barrier> {
+        Barrier::with(Segment::open(
+            name,
+            Kind::Barrier,
+            LAYOUT,
+            size_of::<Body>(),
+        )?)
+    }
+
+    /// Creates a barrier with no name (a sealed memfd), shared by handing
+    /// [`as_fd_owned`](Barrier::as_fd_owned) to a child, which calls
+    /// [`from_fd`](Barrier::from_fd).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for 0 or more than 4095 parties, or the system's error.
+    pub fn anonymous(parties: usize) -> io::Result<Barrier> {
+        Barrier::with(Segment::anonymous(meta(parties)?, |_| {})?)
+    }
+
+    /// Takes over a barrier segment's file descriptor, checking it as
+    /// [`open`](Barrier::open) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Barrier::open).
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Barrier> {
+        Barrier::with(Segment::adopt(
+            fd,
+            None,
+            Kind::Barrier,
+            LAYOUT,
+            size_of::<Body>(),
+        )?)
+    }
+
+    fn with(seg: Segment) -> io::Result<Barrier> {
+        let parties = seg.meta().params[0];
+        if parties == 0 || parties > MAX_PARTIES as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("barrier segment for {parties} parties"),
+            ));
+        }
+        let claim = roster::claim(&seg.map().body::<Body>().slots).ok_or_else(|| {
+            io::Error::other(format!(
+                "all {SLOTS} participant slots of the barrier are held by live handles"
+            ))
+        })?;
+        let barrier = Barrier {
+            seg,
+            claim,
+            parties: parties as u32,
+            default_timeout: None,
+            known: Mutex::new(Vec::new()),
+        };
+        // The slot may have been reclaimed from a dead process that was
+        // waiting here: its mark is ours now, and its arrival is still
+        // counted, so its generation can never trip. Break it.
+        let body = barrier.body();
+        let stale = body.marks[barrier.claim.index].swap(0, Ordering::SeqCst);
+        if stale & COUNT != 0 {
+            break_generation(&body.word, stale >> 12);
+            barrier.wake();
+        }
+        Ok(barrier)
+    }
+
+    /// Sets the timeout that [`wait`](Barrier::wait) and
+    /// [`wait_blocking`](Barrier::wait_blocking) of this handle use (like
+    /// the in-process builder's; a timeout breaks the barrier).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Barrier {
+        self.default_timeout = Some(timeout);
+        self
+    }
+
+    /// A duplicate of the segment's file descriptor, e.g. for a child.
+    ///
+    /// # Errors
+    ///
+    /// The system's error (out of descriptors).
+    pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
+        self.seg.as_fd().try_clone_to_owned()
+    }
+
+    /// The segment's name, `None` for an anonymous barrier.
+    pub fn name(&self) -> Option<&str> {
+        self.seg.name()
+    }
+
+    /// Removes the name now; handles already open keep working.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if anonymous, already unlinked, or the name now refers to
+    /// another segment.
+    pub fn unlink(&self) -> io::Result<()> {
+        self.seg.unlink()
+    }
+
+    /// Keeps the name after this (creating) handle is dropped.
+    pub fn persist(&self) {
+        self.seg.persist();
+    }
+
+    fn body(&self) -> &Body {
+        self.seg.map().body()
+    }
+
+    /// The number of parties needed to trip the barrier.
+    pub fn parties(&self) -> usize {
+        self.parties as usize
+    }
+
+    /// The parties waiting now, in every process.
+    pub fn n_waiting(&self) -> usize {
+        count(self.body().word.load(Ordering::Relaxed)) as usize
+    }
+
+    /// Whether the barrier is broken (until [`reset`](Barrier::reset)).
+    pub fn is_broken(&self) -> bool {
+        self.body().word.load(Ordering::Relaxed) & BROKEN != 0
+    }
+
+    /// Breaks the barrier: current waiters and later waits get
+    /// [`BrokenBarrierError`] until [`reset`](Barrier::reset).
+    pub fn abort(&self) {
+        let word = &self.body().word;
+        // SeqCst: a change sleepers may be about to sleep on (wait.rs).
+        word.fetch_or(BROKEN, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Fails the parties waiting now, then leaves the barrier empty and
+    /// unbroken.
+    pub fn reset(&self) {
+        let body = self.body();
+        let mut word = body.word.load(Ordering::Relaxed);
+        loop {
+            if count(word) == 0 && word & BROKEN == 0 {
+                // Empty and unbroken already.
+                return;
+            }
+            record_history(body, word);
+            match body.word.compare_exchange_weak(
+                word,
+                next_generation(word, false),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => word = actual,
+            }
+        }
+        self.wake();
+    }
+
+    fn wake(&self) {
+        let body = self.body();
+        if body.sleepers.load(Ordering::SeqCst) != 0 {
+            futex::wake_all(&body.word);
+        }
+    }
+
+    fn op(&self) -> WaitOp<'_> {
+        WaitOp {
+            barrier: self,
+            phase: Phase::Start,
+        }
+    }
+
+    /// Waits until `parties` parties (in any processes) wait, then releases
+    /// them all. Uses the handle's default timeout, if any.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before its generation trips withdraws the
+    /// party (the barrier does not break); after, it changes nothing.
+    pub fn wait(&self) -> BarrierWait<'_> {
+        BarrierWait::new(
+            AsyncShm::new(self.op()),
+            self.default_timeout.and_then(deadline_after),
+        )
+    }
+
+    /// Blocks until the barrier trips (or breaks). Uses the handle's
+    /// default timeout, if any. Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrierError`] if the barrier is or becomes broken or reset
+    /// while waiting, or the timeout passes (which breaks it).
+    pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        wait::block(
+            &mut self.op(),
+            self.default_timeout.and_then(deadline_after),
+        )
+    }
+
+    /// [`wait`](Barrier::wait) with its own timeout, which breaks the
+    /// barrier when it passes.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Barrier::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> BarrierWait<'_> {
+        BarrierWait::new(AsyncShm::new(self.op()), deadline_after(timeout))
+    }
+
+    /// [`wait_blocking`](Barrier::wait_blocking) with its own timeout. Must
+    /// not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Barrier::wait_blocking).
+    pub fn wait_timeout_blocking(
+        &self,
+        timeout: Duration,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        wait::block(&mut self.op(), deadline_after(timeout))
+    }
+
+    /// Counts one more of this handle's callers into generation `g`'s
+    /// mark (before it counts itself into the word).
+    fn mark(&self, g: u32, up: bool) {
+        let mark = &self.body().marks[self.claim.index];
+        let mut m = mark.load(Ordering::Relaxed);
+        loop {
+            let new = match (m >> 12 == g, up) {
+                (true, true) => m + 1,
+                (false, true) => (g << 12) | 1,
+                (true, false) if m & COUNT > 0 => m - 1,
+                _ => return,
+            };
+            // SeqCst: marked before the arrival (and unmarked after a
+            // withdrawal), as the scans of `watch_parties` see them.
+            match mark.compare_exchange_weak(m, new, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => m = actual,
+            }
+        }
+    }
+
+    /// Before sleeping in generation `g`, and before tripping it: every
+    /// other party arriving or waiting in `g` is alive and watched (so
+    /// that its death breaks `g`); `false` if one is dead — the barrier is
+    /// then broken.
+    fn watch_parties(&self, g: u32) -> bool {
+        let body = self.body();
+        for (i, mark) in body.marks.iter().enumerate() {
+            let m = mark.load(Ordering::SeqCst);
+            if i == self.claim.index || m >> 12 != g || m & COUNT == 0 {
+                continue;
+            }
+            if !self.watch(i) {
+                break_generation(&body.word, g);
+                self.wake();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether the handle in slot `i` is alive and watched by the reaper.
+    fn watch(&self, i: usize) -> bool {
+        let body = self.body();
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(token) = roster::token_at(&body.slots, i) else {
+            return false;
+        };
+        // The cheap check first: a peer of this slot we watch already
+        // (the roster lookup is the same claim if the token is).
+        if let Some(at) = known.iter().position(|(slot, _, _)| *slot == i) {
+            let (_, peer, watch) = &known[at];
+            let same_claim = roster::holder_unchecked(&body.slots, token) == Some(*peer);
+            if same_claim && watch.as_ref().is_some_and(|w| !w.has_exited()) {
+                return true;
+            }
+            known.remove(at);
+        }
+        let Some(peer) = roster::holder(&body.slots, token) else {
+            return false;
+        };
+        if peer == Peer::me() {
+            return true;
+        }
+        match reaper::watch(peer, self.seg.map(), &body.word, (break_marked, i as u32)) {
+            Err(()) => false,
+            Ok(watch) => {
+                if known.len() == KNOWN {
+                    known.remove(0);
+                }
+                known.push((i, peer, watch));
+                true
+            }
+        }
+    }
+}
+
+/// An [`OnExit`](reaper::OnExit) for barrier words: the handle in slot
+/// `slot` exited; if it was arriving or waiting in the current generation,
+/// break it.
+fn break_marked(map: &Mapping, word: &AtomicU32, slot: u32) {
+    let Some(mark) = map.body::<Body>().marks.get(slot as usize) else {
+        return;
+    };
+    let m = mark.load(Ordering::SeqCst);
+    if m & COUNT != 0 {
+        break_generation(word, m >> 12);
+    }
+}
+
+/// Copies the outcome of the generation before `word`'s into `history`
+/// (by whoever ends `word`'s generation, before it does).
+fn record_history(body: &Body, word: u32) {
+    let previous = generation(word).wrapping_sub(1) & GEN_MASK;
+    let bit = 1u64 << (previous % 64);
+    // SeqCst: before the exchange that ends this generation.
+    if word & TRIPPED != 0 {
+        body.history.fetch_or(bit, Ordering::SeqCst);
+    } else {
+        body.history.fetch_and(!bit, Ordering::SeqCst);
+    }
+}
+
+/// Breaks generation `g` if it is still the current one and unbroken.
+fn break_generation(word: &AtomicU32, g: u32) {
+    let mut w = word.load(Ordering::SeqCst);
+    while generation(w) == g && w & BROKEN == 0 {
+        match word.compare_exchange_weak(w, w | BROKEN, Ordering::SeqCst, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(actual) => w = actual,
+        }
+    }
+}
+
+fn meta(parties: usize) -> io::Result<Meta> {
+    if parties == 0 || parties > MAX_PARTIES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a process barrier needs 1 to {MAX_PARTIES} parties, not {parties}"),
+        ));
+    }
+    Ok(Meta {
+        kind: Kind::Barrier,
+        layout: LAYOUT,
+        body_size: size_of::<Body>(),
+        creator_pid: std::process::id(),
+        params: [parties as u64, 0, 0, 0],
+    })
+}
+
+impl Drop for Barrier {
+    fn drop(&mut self) {
+        roster::release(&self.body().slots, &self.claim);
+    }
+}
+
+impl AsFd for Barrier {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.seg.as_fd()
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Relaxed: a snapshot for display.
+        let word = self.body().word.load(Ordering::Relaxed);
+        f.debug_struct("Barrier")
+            .field("name", &self.name())
+            .field("waiting", &format_args!("{}/{}", count(word), self.parties))
+            .field("broken", &(word & BROKEN != 0))
+            .field("handles", &roster::claimed(&self.body().slots))
+            .finish()
+    }
+}
+
+enum Phase {
+    Start,
+    Waiting { generation: u32, index: u32 },
+    Done,
+}
+
+/// The state machine of one wait.
+pub(crate) struct WaitOp<'a> {
+    barrier: &'a Barrier,
+    phase: Phase,
+}
+
+impl WaitOp<'_> {
+    /// The outcome for a waiter of `g` once the word shows another
+    /// generation (module docs).
+    fn outcome(
+        &self,
+        g: u32,
+        word: u32,
+        index: u32,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        let later = generation(word).wrapping_sub(g) & GEN_MASK;
+        let tripped = if later == 1 {
+            word & TRIPPED != 0
+        } else {
+            self.barrier.body().history.load(Ordering::SeqCst) & (1 << (g % 64)) != 0
+        };
+        if tripped {
+            Ok(BarrierWaitResult::new(index as usize, false))
+        } else {
+            Err(BrokenBarrierError)
+        }
+    }
+
+    fn finish(
+        &mut self,
+        out: Result<BarrierWaitResult, BrokenBarrierError>,
+    ) -> Attempt<Result<BarrierWaitResult, BrokenBarrierError>> {
+        self.phase = Phase::Done;
+        Attempt::Done(out)
+    }
+}
+
+impl ShmOp for WaitOp<'_> {
+    type Output = Result<BarrierWaitResult, BrokenBarrierError>;
+
+    fn mapping(&self) -> &Arc<Mapping> {
+        self.barrier.seg.map()
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        &self.barrier.body().word
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        &self.barrier.body().sleepers
+    }
+
+    fn attempt(&mut self) -> Attempt<Self::Output> {
+        let barrier = self.barrier;
+        let body = barrier.body();
+        match self.phase {
+            Phase::Done => unreachable!("polled after completion"),
+            Phase::Start => {
+                let mut word = body.word.load(Ordering::SeqCst);
+                loop {
+                    if word & BROKEN != 0 {
+                        return self.finish(Err(BrokenBarrierError));
+                    }
+                    let g = generation(word);
+                    let index = count(word);
+                    barrier.mark(g, true);
+                    let trips = index + 1 >= barrier.parties;
+                    // A trip with a dead party in it breaks instead.
+                    if trips && !barrier.watch_parties(g) {
+                        barrier.mark(g, false);
+                        return self.finish(Err(BrokenBarrierError));
+                    }
+                    let new = if trips {
+                        record_history(body, word);
+                        next_generation(word, true)
+                    } else {
+                        word + 1
+                    };
+                    match body
+                        .word
+                        .compare_exchange(word, new, Ordering::SeqCst, Ordering::SeqCst)
+                    {
+                        Ok(_) => {
+                            // Every arrival wakes the sleepers: released by
+                            // a trip, or to watch the newcomer.
+                            barrier.wake();
+                            if trips {
+                                return self
+                                    .finish(Ok(BarrierWaitResult::new(index as usize, true)));
+                            }
+                            self.phase = Phase::Waiting {
+                                generation: g,
+                                index,
+                            };
+                            return Attempt::Sleep(new);
+                        }
+                        Err(actual) => {
+                            barrier.mark(g, false);
+                            word = actual;
+                        }
+                    }
+                }
+            }
+            Phase::Waiting {
+                generation: g,
+                index,
+            } => {
+                // SeqCst: the look after being counted (wait.rs).
+                let word = body.word.load(Ordering::SeqCst);
+                if generation(word) != g {
+                    let out = self.outcome(g, word, index);
+                    return self.finish(out);
+                }
+                if word & BROKEN != 0 {
+                    return self.finish(Err(BrokenBarrierError));
+                }
+                Attempt::Sleep(word)
+            }
+        }
+    }
+
+    fn timed_out(&mut self) -> Self::Output {
+        let Phase::Waiting {
+            generation: g,
+            index,
+        } = self.phase
+        else {
+            return Err(BrokenBarrierError);
+        };
+        self.phase = Phase::Done;
+        let word = &self.barrier.body().word;
+        let mut w = word.load(Ordering::SeqCst);
+        loop {
+            if generation(w) != g {
+                // Tripped (or reset) as the deadline passed.
+                return self.outcome(g, w, index);
+            }
+            if w & BROKEN != 0 {
+                return Err(BrokenBarrierError);
+            }
+            // A timeout breaks the barrier (Python semantics).
+            match word.compare_exchange_weak(w, w | BROKEN, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => {
+                    self.barrier.wake();
+                    return Err(BrokenBarrierError);
+                }
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    fn prepare_sleep(&mut self, word: u32) -> bool {
+        self.barrier.watch_parties(generation(word))
+    }
+}
+
+impl Drop for WaitOp<'_> {
+    fn drop(&mut self) {
+        // A pending wait dropped (async cancellation): withdraw the party
+        // if its generation is still filling.
+        let Phase::Waiting { generation: g, .. } = self.phase else {
+            return;
+        };
+        let body = self.barrier.body();
+        let mut w = body.word.load(Ordering::SeqCst);
+        while generation(w) == g && w & BROKEN == 0 && count(w) > 0 {
+            match body
+                .word
+                .compare_exchange_weak(w, w - 1, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => w = actual,
+            }
+        }
+        self.barrier.mark(g, false);
+    }
+}
+
+impl fmt::Debug for WaitOp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitOp").finish_non_exhaustive()
+    }
+}
+
+named_future! {
+    /// Future returned by [`Barrier::wait`](crate::process::Barrier::wait)
+    /// and [`Barrier::wait_timeout`](crate::process::Barrier::wait_timeout).
+    pub struct BarrierWait<'a>(AsyncShm<WaitOp<'a>>) -> Result<BarrierWaitResult, BrokenBarrierError>;
+    |out| out
+}

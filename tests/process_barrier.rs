@@ -1,0 +1,256 @@
+#![cfg(all(target_os = "linux", not(loom), not(miri)))]
+
+//! `process::Barrier` across processes: the in-process Barrier's
+//! semantics (one leader per generation, abort/reset, timeouts break it,
+//! a dropped async wait withdraws) with parties that are threads, tasks
+//! and child processes at once; and parties killed with SIGKILL while they
+//! wait, before anyone else arrives, and whose slot is then reclaimed —
+//! twenty rounds each.
+
+mod common;
+
+use common::process::{role, spawn_role, unique_name};
+use common::*;
+use rallypoint::process::Barrier;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(30);
+const GENERATIONS: usize = 20;
+
+async fn wait(
+    b: &Barrier,
+    blocking: bool,
+) -> Result<rallypoint::BarrierWaitResult, rallypoint::BrokenBarrierError> {
+    if blocking {
+        b.wait_timeout_blocking(LONG)
+    } else {
+        b.wait_timeout(LONG).await
+    }
+}
+
+/// Without a timeout (a lost wake-up hangs, and the harness's watchdog
+/// fails the test): for the death tests, where a timeout would break the
+/// barrier by itself.
+async fn wait_forever(
+    b: &Barrier,
+    blocking: bool,
+) -> Result<rallypoint::BarrierWaitResult, rallypoint::BrokenBarrierError> {
+    if blocking {
+        b.wait_blocking()
+    } else {
+        b.wait().await
+    }
+}
+
+/// Writes `value` for the parent to read (`<name>-<role>` in /dev/shm).
+fn report(name: &str, role: &str, value: usize) {
+    std::fs::write(format!("/dev/shm/{name}-{role}"), value.to_string()).unwrap();
+}
+
+fn reported(name: &str, role: &str) -> usize {
+    let path = format!("/dev/shm/{name}-{role}");
+    let value = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    std::fs::remove_file(path).unwrap();
+    value
+}
+
+fn run_role(role: &str, arg: &str) {
+    match role {
+        // Take part in GENERATIONS generations; report how often we led.
+        "party" | "party-async" => {
+            let barrier = Barrier::open(arg).unwrap();
+            let mut led = 0;
+            for _ in 0..GENERATIONS {
+                let out = if role == "party" {
+                    barrier.wait_timeout_blocking(LONG)
+                } else {
+                    smol::block_on(barrier.wait_timeout(LONG))
+                };
+                let out = out.expect("broken");
+                assert!(out.index() < barrier.parties());
+                led += usize::from(out.is_leader());
+            }
+            report(arg, role, led);
+        }
+        // Arrive and wait until killed.
+        "wait" => {
+            let barrier = Barrier::open(arg).unwrap();
+            let _ = barrier.wait_blocking();
+            panic!("the barrier released a party that should have been killed");
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn one_party_abort_reset_timeout() {
+    each_runtime(|_rt| async move {
+        let one = Barrier::anonymous(1).unwrap();
+        let out = one.wait().await.unwrap();
+        assert_eq!((out.index(), out.is_leader()), (0, true));
+        assert!(one.wait_blocking().unwrap().is_leader());
+
+        let two = Barrier::anonymous(2).unwrap();
+        assert_eq!(two.parties(), 2);
+        let start = Instant::now();
+        assert!(two.wait_timeout(Duration::from_millis(30)).await.is_err());
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(two.is_broken(), "a timeout breaks the barrier");
+        assert!(two.wait_blocking().is_err());
+        two.reset();
+        assert!(!two.is_broken());
+        assert!(
+            two.wait_timeout_blocking(Duration::from_millis(10))
+                .is_err()
+        );
+        two.reset();
+        two.abort();
+        assert!(two.wait().await.is_err());
+        two.reset();
+        assert_eq!(two.n_waiting(), 0);
+        let two = two.with_timeout(Duration::from_millis(10));
+        assert!(two.wait().await.is_err(), "the handle's default timeout");
+    });
+}
+
+#[test]
+fn bad_parties() {
+    for parties in [0, 4096] {
+        let err = Barrier::anonymous(parties).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    }
+    assert!(Barrier::anonymous(4095).is_ok());
+}
+
+// A dropped pending wait withdraws its party; a party released by a trip
+// gets `Ok` even after the next generation was broken and reset.
+#[test]
+fn poll_level_withdraw_and_late_release() {
+    let barrier = Barrier::anonymous(2).unwrap();
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    assert_eq!(barrier.n_waiting(), 1);
+    drop(a);
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.is_broken());
+
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    let mut b = barrier.wait();
+    let Poll::Ready(Ok(led)) = poll_once(&mut b) else {
+        panic!("the second party trips the barrier");
+    };
+    assert!(led.is_leader());
+    barrier.abort();
+    barrier.reset();
+    let Poll::Ready(Ok(out)) = poll_once(&mut a) else {
+        panic!("released by the trip");
+    };
+    assert_eq!((out.index(), out.is_leader()), (0, false));
+    drop(a);
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+// Generations of parties in every world at once — tasks and threads here,
+// a blocking and an async child process — with exactly one leader each.
+#[test]
+fn generations_across_worlds() {
+    if let Some((role, arg)) = role() {
+        return run_role(&role, &arg);
+    }
+    each_runtime(|rt| async move {
+        const LOCAL: usize = 3;
+        let name = unique_name("gens");
+        let barrier = Arc::new(Barrier::create(&name, LOCAL + 2).unwrap());
+        let children = [
+            spawn_role("generations_across_worlds", "party", &name),
+            spawn_role("generations_across_worlds", "party-async", &name),
+        ];
+        let tasks = {
+            let barrier = barrier.clone();
+            bunch(&rt, World::Mixed, LOCAL, move |_, blocking| {
+                let barrier = barrier.clone();
+                async move {
+                    let mut led = 0;
+                    for _ in 0..GENERATIONS {
+                        let out = wait(&barrier, blocking).await.expect("broken");
+                        led += usize::from(out.is_leader());
+                    }
+                    led
+                }
+            })
+        };
+        let local: usize = join_all(tasks).await.into_iter().sum();
+        for child in children {
+            child.expect_success();
+        }
+        let led = local + reported(&name, "party") + reported(&name, "party-async");
+        assert_eq!(led, GENERATIONS, "one leader per generation");
+        assert!(!barrier.is_broken());
+    });
+}
+
+// A party killed while others wait breaks the barrier for them at once;
+// reset() repairs it. Twenty rounds.
+#[test]
+fn killed_party_breaks_the_barrier() {
+    if let Some((role, arg)) = role() {
+        return run_role(&role, &arg);
+    }
+    each_runtime(|rt| async move {
+        for round in 0..20 {
+            let name = unique_name("killed");
+            let barrier = Arc::new(Barrier::create(&name, 4).unwrap());
+            let child = spawn_role("killed_party_breaks_the_barrier", "wait", &name);
+            let tasks = {
+                let barrier = barrier.clone();
+                bunch(&rt, World::Mixed, 2, move |_, blocking| {
+                    let barrier = barrier.clone();
+                    async move { wait_forever(&barrier, blocking).await.is_err() }
+                })
+            };
+            wait_until_async(&rt, "three wait", || barrier.n_waiting() == 3).await;
+            child.kill();
+            assert_eq!(join_all(tasks).await, vec![true, true], "round {round}");
+            assert!(barrier.is_broken());
+            barrier.reset();
+            let again = Barrier::anonymous(1).unwrap();
+            assert!(again.wait_blocking().is_ok());
+        }
+    });
+}
+
+// A party that waited alone and was killed (nobody watched it) is found
+// dead by the next arrival; and if its slot is reclaimed by a new handle
+// first, the reclaiming handle breaks the barrier. Twenty rounds each.
+#[test]
+fn killed_lone_party() {
+    if let Some((role, arg)) = role() {
+        return run_role(&role, &arg);
+    }
+    blocking(|| {
+        for round in 0..20 {
+            let name = unique_name("lone");
+            let barrier = Barrier::create(&name, 2).unwrap();
+            let child = spawn_role("killed_lone_party", "wait", &name);
+            wait_until("the child waits", || barrier.n_waiting() == 1);
+            child.kill();
+            if round % 2 == 0 {
+                assert!(barrier.wait_blocking().is_err(), "round {round}");
+            } else {
+                // Fill every other slot, so the next open reclaims the
+                // dead child's.
+                let handles: Vec<Barrier> =
+                    (0..62).map(|_| Barrier::open(&name).unwrap()).collect();
+                assert!(!barrier.is_broken());
+                let reclaimer = Barrier::open(&name).unwrap();
+                assert!(barrier.is_broken(), "round {round}: {reclaimer:?}");
+                drop(handles);
+            }
+            barrier.reset();
+            assert_eq!(barrier.n_waiting(), 0);
+        }
+    });
+}
