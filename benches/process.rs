@@ -15,9 +15,15 @@
 //!   direction, `futex_wait` / `futex_wake` with nothing else (what a
 //!   hand-written cross-process event costs).
 //!
-//! Python's `multiprocessing.Event` runs the same workload in
-//! `benches/process_event.py` (printed at the end when `python3` is
-//! found). For the "both processes on one core" figure run the bench
+//! Group `process_lock_contended`: this process acquires and releases a
+//! `process::Lock` that the child acquires and releases in a loop; one
+//! iteration is one acquire + release here. Group `process_barrier_2`: a
+//! two-party `process::Barrier`, one party here and one in the child (which
+//! waits in a loop); one iteration is one generation.
+//!
+//! Python runs the same workloads with `multiprocessing.Event`, `Lock` and
+//! `Barrier` in `benches/process_event.py` (printed at the end when
+//! `python3` is found). For the "both processes on one core" figure run the bench
 //! under `taskset -c 0` (children inherit the affinity).
 
 #![allow(
@@ -52,6 +58,18 @@ mod linux {
                     ping.wait_blocking();
                     ping.clear();
                     pong.set();
+                }
+            }
+            "lock" => {
+                let lock = rallypoint::process::Lock::open(&name).expect("open lock");
+                loop {
+                    drop(lock.acquire_blocking());
+                }
+            }
+            "barrier" => {
+                let barrier = rallypoint::process::Barrier::open(&name).expect("open barrier");
+                loop {
+                    let _ = barrier.wait_blocking();
                 }
             }
             "futex" => {
@@ -203,6 +221,53 @@ mod linux {
         group.finish();
     }
 
+    /// A lock taken and released here while the child does the same in a
+    /// loop; and a two-party barrier, one party here, one in the child.
+    pub(crate) fn lock_and_barrier(c: &mut Criterion) {
+        let name = format!("rallypoint-bench-lb-{}", std::process::id());
+        {
+            let mut group = c.benchmark_group("process_lock_contended");
+            let lock = rallypoint::process::Lock::create(&name).expect("create lock");
+            let _peer = spawn("lock", &name);
+            group.bench_function("rallypoint/blocking", |b| {
+                b.iter(|| drop(lock.acquire_blocking()))
+            });
+            group.bench_function("rallypoint/async-smol", |b| {
+                b.iter_custom(|iters| {
+                    smol::block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            drop(lock.acquire().await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+            group.finish();
+        }
+        {
+            let mut group = c.benchmark_group("process_barrier_2");
+            let name = format!("{name}-barrier");
+            let barrier = rallypoint::process::Barrier::create(&name, 2).expect("create barrier");
+            let _peer = spawn("barrier", &name);
+            group.bench_function("rallypoint/blocking", |b| {
+                b.iter(|| barrier.wait_blocking().expect("broken"))
+            });
+            group.bench_function("rallypoint/async-smol", |b| {
+                b.iter_custom(|iters| {
+                    smol::block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            barrier.wait().await.expect("broken");
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+            group.finish();
+        }
+    }
+
     /// Runs `benches/process_event.py` and prints its line.
     pub(crate) fn python() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/process_event.py");
@@ -226,6 +291,7 @@ fn main() {
     }
     let mut c = criterion::Criterion::default().configure_from_args();
     linux::pingpong(&mut c);
+    linux::lock_and_barrier(&mut c);
     c.final_summary();
     // Only when the bench really ran (not `cargo test --benches`' probe).
     if std::env::args().any(|a| a == "--bench") {

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Python's peer for `benches/process.rs`: a `multiprocessing.Event`
-ping-pong between two processes, the same workload as the
-`process_event_pingpong` rows (A sets `ping` and waits for `pong`, B waits
-for `ping`, clears it and sets `pong`, A clears `pong`).
+"""Python's peer for `benches/process.rs`: the same workloads with
+`multiprocessing` between two processes —
 
-Prints one line: `multiprocessing.Event round trip: <median> us (<runs>
-runs of <n> round trips)`. `python3 benches/process_event.py [N] [RUNS]`.
+* an `Event` ping-pong (A sets `ping` and waits for `pong`, B waits for
+  `ping`, clears it and sets `pong`, A clears `pong`);
+* a `Lock` acquired and released here while the child does so in a loop;
+* a two-party `Barrier`, one party in each process.
+
+Prints one line per workload with the median time per iteration.
+`python3 benches/process_event.py [N] [RUNS]`.
 """
 
 import multiprocessing as mp
@@ -39,15 +42,61 @@ def run(rounds):
     return elapsed / (rounds - 1)
 
 
+def churn(lock):
+    while True:
+        lock.acquire()
+        lock.release()
+
+
+def run_lock(rounds):
+    lock = mp.Lock()
+    child = mp.Process(target=churn, args=(lock,), daemon=True)
+    child.start()
+    time.sleep(0.05)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        lock.acquire()
+        lock.release()
+    elapsed = time.perf_counter() - start
+    child.terminate()
+    child.join()
+    return elapsed / rounds
+
+
+def party(barrier):
+    while True:
+        barrier.wait()
+
+
+def run_barrier(rounds):
+    barrier = mp.Barrier(2)
+    child = mp.Process(target=party, args=(barrier,), daemon=True)
+    child.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for _ in range(rounds):
+        barrier.wait()
+    elapsed = time.perf_counter() - start
+    child.terminate()
+    child.join()
+    return elapsed / rounds
+
+
+def report(what, unit, run, rounds, runs):
+    times = [run(rounds) for _ in range(runs)]
+    print(
+        f"{what}: {statistics.median(times) * 1e6:.2f} us per {unit} "
+        f"({runs} runs of {rounds}; min {min(times) * 1e6:.2f}, "
+        f"max {max(times) * 1e6:.2f})"
+    )
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    times = [run(rounds) for _ in range(runs)]
-    print(
-        f"multiprocessing.Event round trip: {statistics.median(times) * 1e6:.2f} us "
-        f"({runs} runs of {rounds} round trips; min {min(times) * 1e6:.2f}, "
-        f"max {max(times) * 1e6:.2f})"
-    )
+    report("multiprocessing.Event round trip", "round trip", run, rounds, runs)
+    report("multiprocessing.Lock contended", "acquire+release", run_lock, rounds, runs)
+    report("multiprocessing.Barrier(2)", "generation", run_barrier, rounds // 4, runs)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-//! Chapter: the same Event across processes. The tour starts two more
-//! copies of itself; each opens the event by name and waits — one
-//! blocking, one in an async task — while this process waits in a thread
-//! and in a task too; one `set()` releases all four.
+//! Chapter: primitives across processes. The tour starts copies of
+//! itself: two open an Event by name and wait — one blocking, one in an
+//! async task — while this process waits in a thread and in a task too;
+//! one `set()` releases all four. Then a copy takes a Lock and is killed
+//! holding it: the next locker is told, and holds the lock.
 
 use std::process::Command;
 use std::time::Duration;
 
-use rallypoint::process::Event;
+use rallypoint::process::{Event, Lock};
 
 const ROLE: &str = "--tour-process-child";
+const LOCK_ROLE: &str = "--tour-process-lock-holder";
 
 /// In a child copy of the tour: its part of the chapter. `true` if this
 /// process is such a child (and has done its part).
@@ -17,6 +19,18 @@ pub(crate) fn child() -> bool {
     let [_, role, flavour, name] = args.as_slice() else {
         return false;
     };
+    if role == LOCK_ROLE {
+        let lock = Lock::open(name).expect("open the lock");
+        let _guard = lock.acquire_blocking().expect("nobody died yet");
+        println!(
+            "  child {} ({flavour}): holding the lock",
+            std::process::id()
+        );
+        Event::open(&format!("{name}-held")).expect("open").set();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
     if role != ROLE {
         return false;
     }
@@ -80,4 +94,25 @@ pub(crate) fn run() {
         assert!(child.wait().expect("reap").success());
     }
     println!("  {go:?}");
+
+    // A holder killed with SIGKILL.
+    let lock_name = format!("{name}-lock");
+    let lock = Lock::create(&lock_name).expect("create the lock");
+    let held = Event::create(&format!("{lock_name}-held")).expect("create");
+    let mut holder = Command::new(&exe)
+        .args([LOCK_ROLE, "blocking", &lock_name])
+        .spawn()
+        .expect("start the holder");
+    assert!(held.wait_timeout_blocking(Duration::from_secs(30)));
+    holder.kill().expect("kill");
+    holder.wait().expect("reap");
+    println!("  parent: killed child {} with SIGKILL", holder.id());
+    match lock.acquire_timeout_blocking(Duration::from_secs(30)) {
+        Some(Err(died)) => {
+            println!("  parent: {died}");
+            drop(died.into_guard());
+        }
+        other => panic!("expected OwnerDied, got {other:?}"),
+    }
+    println!("  {lock:?}");
 }
