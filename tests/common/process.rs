@@ -24,13 +24,39 @@ pub fn role() -> Option<(String, String)> {
 }
 
 /// A segment name no other test (or test run) uses.
+///
+/// The first call in a test process also removes the segments that test
+/// processes which are gone left behind: a test that fails by hanging
+/// (the watchdog gives up on its thread, which still holds its handles)
+/// never drops its segments, so the next run sweeps them.
 pub fn unique_name(what: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_stale_segments);
     format!(
         "rp-test-{}-{what}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Removes `/dev/shm/rp-test-<pid>-…` files whose process has exited.
+fn sweep_stale_segments() {
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("rp-test-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A child process running one role; killed (SIGKILL) and reaped on drop.
