@@ -449,3 +449,22 @@ fn killed_waiter_leaves_the_event_working() {
         assert!(!event.wait_timeout_blocking(Duration::from_millis(10)));
     });
 }
+
+// Every process type is Send + Sync, and every future Send (SPEC §0).
+#[test]
+fn send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<Event>();
+    send_sync::<rallypoint::process::Lock>();
+    send_sync::<rallypoint::process::Barrier>();
+    send_sync::<rallypoint::process::LockGuard<'static>>();
+    let event = Event::anonymous().unwrap();
+    send(&event.wait());
+    send(&event.wait_timeout(LONG));
+    let lock = rallypoint::process::Lock::anonymous().unwrap();
+    send(&lock.acquire());
+    send(&lock.acquire_timeout(LONG));
+    let barrier = rallypoint::process::Barrier::anonymous(1).unwrap();
+    send(&barrier.wait());
+}
