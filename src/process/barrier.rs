@@ -38,7 +38,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -47,7 +47,7 @@ use super::futex;
 use super::layout::{Kind, Meta};
 use super::reaper::{self, Watch};
 use super::roster::{self, Claim, Peer, Slot};
-use super::segment::{DEFAULT_MODE, Mapping, Segment};
+use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
 use crate::engine::{deadline_after, named_future};
 use crate::{BarrierWaitResult, BrokenBarrierError};
@@ -211,11 +211,7 @@ impl Barrier {
                 format!("barrier segment for {parties} parties"),
             ));
         }
-        let claim = roster::claim(&seg.map().body::<Body>().slots).ok_or_else(|| {
-            io::Error::other(format!(
-                "all {SLOTS} participant slots of the barrier are held by live handles"
-            ))
-        })?;
+        let claim = roster::claim_for(&seg.map().body::<Body>().slots, "barrier")?;
         let barrier = Barrier {
             seg,
             claim,
@@ -242,35 +238,6 @@ impl Barrier {
     pub fn with_timeout(mut self, timeout: Duration) -> Barrier {
         self.default_timeout = Some(timeout);
         self
-    }
-
-    /// A duplicate of the segment's file descriptor, e.g. for a child.
-    ///
-    /// # Errors
-    ///
-    /// The system's error (out of descriptors).
-    pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
-        self.seg.as_fd().try_clone_to_owned()
-    }
-
-    /// The segment's name, `None` for an anonymous barrier.
-    pub fn name(&self) -> Option<&str> {
-        self.seg.name()
-    }
-
-    /// Removes the name now; handles already open keep working.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` if anonymous, already unlinked, or the name now refers to
-    /// another segment.
-    pub fn unlink(&self) -> io::Result<()> {
-        self.seg.unlink()
-    }
-
-    /// Keeps the name after this (creating) handle is dropped.
-    pub fn persist(&self) {
-        self.seg.persist();
     }
 
     fn body(&self) -> &Body {
@@ -526,11 +493,7 @@ impl Drop for Barrier {
     }
 }
 
-impl AsFd for Barrier {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.seg.as_fd()
-    }
-}
+segment_handle!(Barrier, "barrier");
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

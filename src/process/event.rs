@@ -22,14 +22,14 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::futex;
 use super::layout::{Kind, Meta};
-use super::segment::{DEFAULT_MODE, Mapping, Segment};
+use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
 use crate::engine::{deadline_after, named_future};
 
@@ -120,7 +120,7 @@ impl Event {
     }
 
     /// Creates an unset event with no name (a sealed memfd): share it with
-    /// a child by passing [`as_fd`](AsFd::as_fd) (e.g. across `exec`,
+    /// a child by passing [`as_fd_owned`](Event::as_fd_owned) (e.g. across `exec`,
     /// or as `/proc/<pid>/fd/<n>`) and [`from_fd`](Event::from_fd) there.
     ///
     /// ```
@@ -154,37 +154,6 @@ impl Event {
         Ok(Event {
             seg: Segment::adopt(fd, None, Kind::Event, LAYOUT, size_of::<Body>())?,
         })
-    }
-
-    /// A duplicate of the segment's file descriptor, e.g. to pass to a child.
-    ///
-    /// # Errors
-    ///
-    /// The system's error (out of descriptors).
-    pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
-        self.seg.as_fd().try_clone_to_owned()
-    }
-
-    /// The segment's name, `None` for an anonymous event.
-    pub fn name(&self) -> Option<&str> {
-        self.seg.name()
-    }
-
-    /// Removes the name now (handles already open keep working; no new
-    /// `open` finds it). Any handle may call it.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` if the event is anonymous, was unlinked, or the name now
-    /// refers to another segment.
-    pub fn unlink(&self) -> io::Result<()> {
-        self.seg.unlink()
-    }
-
-    /// Keeps the name after this (creating) handle is dropped, so that
-    /// processes started later can still open it.
-    pub fn persist(&self) {
-        self.seg.persist();
     }
 
     fn body(&self) -> &Body {
@@ -274,11 +243,7 @@ fn meta() -> Meta {
     }
 }
 
-impl AsFd for Event {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.seg.as_fd()
-    }
-}
+segment_handle!(Event, "event");
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

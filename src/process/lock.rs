@@ -36,7 +36,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -45,7 +45,7 @@ use super::futex;
 use super::layout::{Kind, Meta};
 use super::reaper::{self, DIED, Watch};
 use super::roster::{self, Claim, Slot};
-use super::segment::{DEFAULT_MODE, Mapping, Segment};
+use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
 use crate::engine::{deadline_after, named_future};
 
@@ -214,45 +214,12 @@ impl Lock {
     }
 
     fn with(seg: Segment) -> io::Result<Lock> {
-        let claim = roster::claim(&seg.map().body::<Body>().slots).ok_or_else(|| {
-            io::Error::other(format!(
-                "all {SLOTS} participant slots of the lock are held by live handles"
-            ))
-        })?;
+        let claim = roster::claim_for(&seg.map().body::<Body>().slots, "lock")?;
         Ok(Lock {
             seg,
             claim,
             known: Mutex::new(Vec::new()),
         })
-    }
-
-    /// A duplicate of the segment's file descriptor, e.g. for a child.
-    ///
-    /// # Errors
-    ///
-    /// The system's error (out of descriptors).
-    pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
-        self.seg.as_fd().try_clone_to_owned()
-    }
-
-    /// The segment's name, `None` for an anonymous lock.
-    pub fn name(&self) -> Option<&str> {
-        self.seg.name()
-    }
-
-    /// Removes the name now; handles already open keep working.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` if anonymous, already unlinked, or the name now refers to
-    /// another segment.
-    pub fn unlink(&self) -> io::Result<()> {
-        self.seg.unlink()
-    }
-
-    /// Keeps the name after this (creating) handle is dropped.
-    pub fn persist(&self) {
-        self.seg.persist();
     }
 
     fn body(&self) -> &Body {
@@ -379,11 +346,7 @@ impl Drop for Lock {
     }
 }
 
-impl AsFd for Lock {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.seg.as_fd()
-    }
-}
+segment_handle!(Lock, "lock");
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

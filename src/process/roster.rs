@@ -173,6 +173,17 @@ pub(crate) fn claim(slots: &[Slot]) -> Option<Claim> {
     None
 }
 
+/// [`claim`] for a new handle of `what`, or the error its constructor
+/// returns when every slot belongs to a live handle.
+pub(crate) fn claim_for(slots: &[Slot], what: &str) -> std::io::Result<Claim> {
+    claim(slots).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "all {} participant slots of the {what} are held by live handles",
+            slots.len()
+        ))
+    })
+}
+
 /// Frees this handle's slot.
 pub(crate) fn release(slots: &[Slot], claim: &Claim) {
     let (_, epoch, _) = unpack(claim.word);

@@ -126,10 +126,6 @@ impl Segment {
         self.name.as_deref()
     }
 
-    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
     pub(crate) fn persist(&self) {
         self.unlink_on_drop.store(false, Ordering::Relaxed);
     }
@@ -291,6 +287,12 @@ impl Drop for Segment {
     }
 }
 
+impl AsFd for Segment {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl fmt::Debug for Segment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Segment")
@@ -389,3 +391,51 @@ fn create_by_rename(
         }
     }
 }
+
+/// The methods every process primitive has because it is a segment:
+/// `as_fd_owned`, `name`, `unlink`, `persist`, and `AsFd`. The type must
+/// have a `seg: Segment` field.
+macro_rules! segment_handle {
+    ($ty:ident, $what:literal) => {
+        impl $ty {
+            /// A duplicate of the segment's file descriptor, e.g. to pass to
+            /// a child, which takes it over with `from_fd`.
+            ///
+            /// # Errors
+            ///
+            /// The system's error (out of descriptors).
+            pub fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+                std::os::fd::AsFd::as_fd(&self.seg).try_clone_to_owned()
+            }
+
+            #[doc = concat!("The segment's name, `None` for an anonymous ", $what, ".")]
+            pub fn name(&self) -> Option<&str> {
+                self.seg.name()
+            }
+
+            /// Removes the name now: handles already open keep working, and
+            /// no later `open` finds it. Any handle may call it.
+            ///
+            /// # Errors
+            ///
+            /// `NotFound` if the segment is anonymous, was unlinked already,
+            /// or the name now refers to another segment.
+            pub fn unlink(&self) -> std::io::Result<()> {
+                self.seg.unlink()
+            }
+
+            /// Keeps the name after this (creating) handle is dropped, so
+            /// that processes started later can still open it.
+            pub fn persist(&self) {
+                self.seg.persist();
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.seg)
+            }
+        }
+    };
+}
+pub(crate) use segment_handle;
