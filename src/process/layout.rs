@@ -39,6 +39,7 @@ pub(crate) const MAX_BODY: usize = 1 << 20;
 pub(crate) enum Kind {
     Event = 1,
     Barrier = 2,
+    Semaphore = 3,
     Lock = 4,
 }
 
@@ -47,6 +48,7 @@ impl Kind {
         match raw {
             1 => Some(Kind::Event),
             2 => Some(Kind::Barrier),
+            3 => Some(Kind::Semaphore),
             4 => Some(Kind::Lock),
             _ => None,
         }
@@ -57,6 +59,7 @@ impl Kind {
             Kind::Event => "an Event",
             Kind::Lock => "a Lock",
             Kind::Barrier => "a Barrier",
+            Kind::Semaphore => "a Semaphore",
         }
     }
 }

@@ -1,49 +1,22 @@
-//! `process::Lock`: Python's `multiprocessing.Lock`, one futex word in a
-//! segment, and what happens when its holder is killed.
-//!
-//! # The word
-//!
-//! ```text
-//!  0                      : free
-//!  token                  : held by the handle whose roster token it is
-//!  token | DIED (bit 31)  : held by a process that has exited
-//! ```
-//!
-//! Acquiring is one compare-exchange from 0 to the handle's token
-//! ([`roster`](super::roster)); releasing swaps 0 back and wakes the
-//! sleepers, if the count next to the word says there are any (wait.rs).
-//!
-//! # A holder that dies
-//!
-//! A waiter that is about to sleep on a held word first makes sure it will
-//! hear of the holder's death: it looks the token up in the roster (a dead
-//! or reaped token means the holder is gone) and asks the process's reaper
-//! thread to watch the holder's pidfd ([`reaper`](super::reaper)). If the
-//! holder exits, the reaper sets `DIED` in the word — if the word still
-//! holds that token — and wakes it. Whoever then finds `DIED` (or a token
-//! the roster says is dead) takes the lock over with one compare-exchange
-//! and gets [`OwnerDied`] with the guard: exactly one waiter wins, the
-//! others go on waiting for it. Without waiters nothing needs to watch: the
-//! next locker finds the dead token itself.
+//! `process::Lock`: Python's `multiprocessing.Lock`, one owner word
+//! ([`owner`](super::owner)) in a segment: free, held by a handle's roster
+//! token, or marked `DIED` once its holder's process exited.
 //!
 //! Unlike a robust pthread mutex there is no `consistent()` step: the
-//! locker told `OwnerDied` owns a normal lock, and the next one after it
+//! locker told [`OwnerDied`] owns a normal lock, and the next one after it
 //! gets a plain guard. What the lock protected may be half-updated; that
 //! is what the error is for.
-//!
-//! Every value of the word is a state: a garbage token is looked up in the
-//! roster, found dead, and taken over with `OwnerDied`.
 
 use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::futex;
 use super::layout::{Kind, Meta};
-use super::reaper::{self, DIED, Watch};
+use super::owner::{Known, OwnerWord, TakeOp};
+use super::reaper::DIED;
 use super::roster::{self, Claim, Slot};
 use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
@@ -54,8 +27,6 @@ const LAYOUT: u32 = 1;
 /// Participant slots: how many handles (in all processes) may have the
 /// lock open at once.
 const SLOTS: usize = 64;
-/// How many peers' watches a handle keeps for reuse.
-const KNOWN: usize = 8;
 
 #[repr(C, align(64))]
 struct Body {
@@ -141,9 +112,8 @@ impl<G> std::error::Error for OwnerDied<G> {}
 pub struct Lock {
     seg: Segment,
     claim: Claim,
-    /// Holders this handle has seen alive and asked the reaper to watch
-    /// (token and watch), most recent last.
-    known: Mutex<Vec<(u32, Option<Watch>)>>,
+    /// Holders this handle has asked the reaper to watch.
+    known: Known,
 }
 
 /// Held while the lock is acquired; dropping it releases the lock.
@@ -218,7 +188,7 @@ impl Lock {
         Ok(Lock {
             seg,
             claim,
-            known: Mutex::new(Vec::new()),
+            known: Known::default(),
         })
     }
 
@@ -231,10 +201,22 @@ impl Lock {
         self.body().word.load(Ordering::Relaxed) != 0
     }
 
+    fn owner(&self) -> OwnerWord<'_> {
+        let body = self.body();
+        OwnerWord {
+            map: self.seg.map(),
+            word: &body.word,
+            sleepers: &body.sleepers,
+            slots: &body.slots,
+            me: self.claim.token,
+            known: &self.known,
+        }
+    }
+
     fn op(&self) -> AcquireOp<'_> {
         AcquireOp {
             lock: self,
-            dead: None,
+            take: self.owner().take_op(),
         }
     }
 
@@ -272,60 +254,15 @@ impl Lock {
     /// Takes the lock if it is free (or its holder is dead): `None` if a
     /// live process holds it.
     pub fn try_acquire(&self) -> Option<LockResult<LockGuard<'_>>> {
-        let mut op = self.op();
-        loop {
-            match op.attempt() {
-                Attempt::Done(out) => return out,
-                // Held, and not marked dead: by a live process?
-                Attempt::Sleep(word) if self.holder_alive(word) => return None,
-                Attempt::Sleep(word) => op.dead = Some(word),
-            }
-        }
+        self.owner().try_take().map(|died| self.guard(died))
     }
 
-    /// Whether the handle holding `token` is alive (this process counts).
-    fn holder_alive(&self, token: u32) -> bool {
-        token == self.claim.token || roster::is_alive(&self.body().slots, token)
-    }
-
-    /// Makes sure the reaper will mark the word if `token`'s process dies;
-    /// `false` if it is dead already.
-    fn watch_holder(&self, token: u32) -> bool {
-        if token == self.claim.token {
-            // Another thread of ours: no need to watch ourselves.
-            return true;
-        }
-        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        if known.iter().any(|(t, _)| *t == token) {
-            return true;
-        }
-        let Some(peer) = roster::holder(&self.body().slots, token) else {
-            return false;
-        };
-        match reaper::watch(
-            peer,
-            self.seg.map(),
-            &self.body().word,
-            (reaper::mark_died, token),
-        ) {
-            Err(()) => false,
-            Ok(watch) => {
-                if known.len() == KNOWN {
-                    known.remove(0);
-                }
-                known.push((token, watch));
-                true
-            }
-        }
-    }
-
-    fn release(&self) {
-        let body = self.body();
-        // SeqCst: before the sleepers read (wait.rs); Release for the
-        // next holder.
-        body.word.swap(0, Ordering::SeqCst);
-        if body.sleepers.load(Ordering::SeqCst) != 0 {
-            futex::wake_all(&body.word);
+    fn guard(&self, died: bool) -> LockResult<LockGuard<'_>> {
+        let guard = LockGuard { lock: self };
+        if died {
+            Err(OwnerDied { guard })
+        } else {
+            Ok(guard)
         }
     }
 }
@@ -377,7 +314,7 @@ impl LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        self.lock.release();
+        self.lock.owner().give_back();
     }
 }
 
@@ -389,51 +326,31 @@ impl fmt::Debug for LockGuard<'_> {
     }
 }
 
-/// The state machine of one acquire.
+/// The state machine of one acquire: the owner word's, with a guard.
 pub(crate) struct AcquireOp<'a> {
     lock: &'a Lock,
-    /// A word value whose holder was found dead: take it over.
-    dead: Option<u32>,
+    take: TakeOp<'a>,
 }
 
 impl<'a> ShmOp for AcquireOp<'a> {
     type Output = Option<LockResult<LockGuard<'a>>>;
 
     fn mapping(&self) -> &Arc<Mapping> {
-        self.lock.seg.map()
+        self.take.mapping()
     }
 
     fn word(&self) -> &AtomicU32 {
-        &self.lock.body().word
+        self.take.word()
     }
 
     fn sleepers(&self) -> &AtomicU32 {
-        &self.lock.body().sleepers
+        self.take.sleepers()
     }
 
     fn attempt(&mut self) -> Attempt<Self::Output> {
-        let me = self.lock.claim.token;
-        loop {
-            // SeqCst: the look after being counted (wait.rs).
-            let word = self.word().load(Ordering::SeqCst);
-            let died = word & DIED != 0 || self.dead == Some(word);
-            if word != 0 && !died {
-                return Attempt::Sleep(word);
-            }
-            // Acquire on success: what the last holder did happens before.
-            if self
-                .word()
-                .compare_exchange(word, me, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                let guard = LockGuard { lock: self.lock };
-                return Attempt::Done(Some(if died {
-                    Err(OwnerDied { guard })
-                } else {
-                    Ok(guard)
-                }));
-            }
-            self.dead = None;
+        match self.take.attempt() {
+            Attempt::Done(out) => Attempt::Done(out.map(|died| self.lock.guard(died))),
+            Attempt::Sleep(word) => Attempt::Sleep(word),
         }
     }
 
@@ -442,12 +359,7 @@ impl<'a> ShmOp for AcquireOp<'a> {
     }
 
     fn prepare_sleep(&mut self, word: u32) -> bool {
-        if self.lock.watch_holder(word) {
-            true
-        } else {
-            self.dead = Some(word);
-            false
-        }
+        self.take.prepare_sleep(word)
     }
 }
 

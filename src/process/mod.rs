@@ -72,12 +72,17 @@ mod event;
 mod futex;
 mod layout;
 mod lock;
+mod owner;
 mod reaper;
 mod roster;
 mod segment;
+mod semaphore;
 mod wait;
 mod watcher;
 
 pub use barrier::{Barrier, BarrierWait};
 pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};
+pub use semaphore::{
+    Semaphore, SemaphoreAcquire, SemaphoreAcquireTimeout, SemaphoreBuilder, SemaphorePermit,
+};

@@ -308,6 +308,7 @@ fn kind_tag(kind: Kind) -> &'static str {
         Kind::Event => "event",
         Kind::Lock => "lock",
         Kind::Barrier => "barrier",
+        Kind::Semaphore => "semaphore",
     }
 }
 

@@ -58,6 +58,15 @@ pub(crate) trait ShmOp {
     /// Tries to complete; `Sleep(v)` when it must wait while the word is `v`.
     fn attempt(&mut self) -> Attempt<Self::Output>;
 
+    /// A first attempt that takes no lock and changes nothing unless it
+    /// completes (the engine's `poll_fast`).
+    fn attempt_fast(&mut self) -> Option<Self::Output> {
+        match self.attempt() {
+            Attempt::Done(out) => Some(out),
+            Attempt::Sleep(_) => None,
+        }
+    }
+
     /// The outcome once the deadline passed without completing.
     fn timed_out(&mut self) -> Self::Output;
 
@@ -178,10 +187,7 @@ impl<S: ShmOp> Op for AsyncShm<S> {
         if self.counted {
             return None;
         }
-        match self.op.attempt() {
-            Attempt::Done(out) => Some(out),
-            Attempt::Sleep(_) => None,
-        }
+        self.op.attempt_fast()
     }
 
     fn may_wake_on_drop(&self) -> bool {
