@@ -19,10 +19,13 @@
 //! `process::Lock` that the child acquires and releases in a loop; one
 //! iteration is one acquire + release here. Group `process_barrier_2`: a
 //! two-party `process::Barrier`, one party here and one in the child (which
-//! waits in a loop); one iteration is one generation.
+//! waits in a loop); one iteration is one generation. Group
+//! `process_semaphore_handoff`: this process releases one permit of `ping`
+//! and acquires one of `pong`, the child (blocking) acquires `ping` and
+//! releases `pong`; one iteration is one round trip (two handoffs).
 //!
-//! Python runs the same workloads with `multiprocessing.Event`, `Lock` and
-//! `Barrier` in `benches/process_event.py` (printed at the end when
+//! Python runs the same workloads with `multiprocessing.Event`, `Lock`,
+//! `Barrier` and `Semaphore` in `benches/process_event.py` (printed at the end when
 //! `python3` is found). For the "both processes on one core" figure run the bench
 //! under `taskset -c 0` (children inherit the affinity).
 
@@ -70,6 +73,15 @@ mod linux {
                 let barrier = rallypoint::process::Barrier::open(&name).expect("open barrier");
                 loop {
                     let _ = barrier.wait_blocking();
+                }
+            }
+            "semaphore" => {
+                use rallypoint::process::Semaphore;
+                let ping = Semaphore::open(&format!("{name}-ping")).expect("open ping");
+                let pong = Semaphore::open(&format!("{name}-pong")).expect("open pong");
+                loop {
+                    ping.acquire_blocking().expect("open").forget();
+                    pong.release(1).expect("unbounded");
                 }
             }
             "futex" => {
@@ -268,6 +280,38 @@ mod linux {
         }
     }
 
+    /// Semaphore handoff: this process releases `ping` and acquires `pong`,
+    /// the child acquires `ping` and releases `pong` (two handoffs per
+    /// iteration, like Python's `multiprocessing.Semaphore` in
+    /// `process_event.py`).
+    pub(crate) fn semaphore(c: &mut Criterion) {
+        use rallypoint::process::Semaphore;
+        let name = format!("rallypoint-bench-sem-{}", std::process::id());
+        let mut group = c.benchmark_group("process_semaphore_handoff");
+        let ping = Semaphore::create(&format!("{name}-ping"), 0).expect("create ping");
+        let pong = Semaphore::create(&format!("{name}-pong"), 0).expect("create pong");
+        let _peer = spawn("semaphore", &name);
+        group.bench_function("rallypoint/blocking", |b| {
+            b.iter(|| {
+                ping.release(1).expect("unbounded");
+                pong.acquire_blocking().expect("open").forget();
+            })
+        });
+        group.bench_function("rallypoint/async-smol", |b| {
+            b.iter_custom(|iters| {
+                smol::block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        ping.release(1).expect("unbounded");
+                        pong.acquire().await.expect("open").forget();
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+        group.finish();
+    }
+
     /// Runs `benches/process_event.py` and prints its line.
     pub(crate) fn python() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/process_event.py");
@@ -292,6 +336,7 @@ fn main() {
     let mut c = criterion::Criterion::default().configure_from_args();
     linux::pingpong(&mut c);
     linux::lock_and_barrier(&mut c);
+    linux::semaphore(&mut c);
     c.final_summary();
     // Only when the bench really ran (not `cargo test --benches`' probe).
     if std::env::args().any(|a| a == "--bench") {

@@ -5,7 +5,9 @@
 * an `Event` ping-pong (A sets `ping` and waits for `pong`, B waits for
   `ping`, clears it and sets `pong`, A clears `pong`);
 * a `Lock` acquired and released here while the child does so in a loop;
-* a two-party `Barrier`, one party in each process.
+* a two-party `Barrier`, one party in each process;
+* a `Semaphore` handoff (A releases `ping` and acquires `pong`, B
+  acquires `ping` and releases `pong`).
 
 Prints one line per workload with the median time per iteration.
 `python3 benches/process_event.py [N] [RUNS]`.
@@ -82,6 +84,28 @@ def run_barrier(rounds):
     return elapsed / rounds
 
 
+def sem_pong(ping, pong_):
+    while True:
+        ping.acquire()
+        pong_.release()
+
+
+def run_semaphore(rounds):
+    ping, pong_ = mp.Semaphore(0), mp.Semaphore(0)
+    child = mp.Process(target=sem_pong, args=(ping, pong_), daemon=True)
+    child.start()
+    ping.release()
+    pong_.acquire()
+    start = time.perf_counter()
+    for _ in range(rounds):
+        ping.release()
+        pong_.acquire()
+    elapsed = time.perf_counter() - start
+    child.terminate()
+    child.join()
+    return elapsed / rounds
+
+
 def report(what, unit, run, rounds, runs):
     times = [run(rounds) for _ in range(runs)]
     print(
@@ -97,6 +121,7 @@ def main():
     report("multiprocessing.Event round trip", "round trip", run, rounds, runs)
     report("multiprocessing.Lock contended", "acquire+release", run_lock, rounds, runs)
     report("multiprocessing.Barrier(2)", "generation", run_barrier, rounds // 4, runs)
+    report("multiprocessing.Semaphore handoff", "round trip", run_semaphore, rounds, runs)
 
 
 if __name__ == "__main__":

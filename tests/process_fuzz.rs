@@ -6,13 +6,13 @@
 //! panic, fault or hang — and a handle that opened must work (every value
 //! of the state words is some state).
 //!
-//! Events, Locks and Barriers. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
+//! Events, Locks, Barriers and Semaphores. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
 
 mod common;
 
 use common::process::unique_name;
 use proptest::prelude::*;
-use rallypoint::process::{Barrier, Event, Lock};
+use rallypoint::process::{Barrier, Event, Lock, Semaphore};
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::Duration;
@@ -149,6 +149,39 @@ fn open_and_meet(scratch: &Scratch) -> Result<(), TestCaseError> {
     }
 }
 
+fn valid_semaphore_bytes() -> Vec<u8> {
+    let name = unique_name("fuzz-semaphore-template");
+    let _sem = Semaphore::create(&name, 2).unwrap();
+    std::fs::read(format!("/dev/shm/{name}")).unwrap()
+}
+
+/// Opens the scratch segment as a semaphore and, if it opened, uses it:
+/// whatever the state words and waiter records held, every form returns
+/// (no hang), and a wait that timed out leaves no record of ours.
+fn open_and_acquire(scratch: &Scratch) -> Result<(), TestCaseError> {
+    match Semaphore::open(&scratch.name) {
+        Ok(sem) => {
+            let _ = format!("{sem:?}");
+            drop(sem.try_acquire());
+            drop(sem.acquire_timeout_blocking(Duration::ZERO));
+            let _ = sem.release(1);
+            drop(sem.acquire_many_timeout_blocking(2, Duration::from_micros(100)));
+            let _ = sem.available_permits();
+            sem.close();
+            prop_assert!(sem.acquire_blocking().is_err());
+            Ok(())
+        }
+        Err(e) => {
+            prop_assert!(
+                matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Other),
+                "{}",
+                e
+            );
+            Ok(())
+        }
+    }
+}
+
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -218,6 +251,31 @@ proptest! {
         let scratch = Scratch::new();
         scratch.holds(&bytes);
         open_and_meet(&scratch)?;
+    }
+
+    // The state word, the internal mutex word, and random bytes anywhere
+    // in the body: its counters, the roster and the waiter records.
+    #[test]
+    fn semaphore_state_is_any_bytes(
+        flips in prop::collection::vec((128usize..5312, any::<u8>()), 0..60),
+        state in any::<u64>(),
+        mutex in prop::option::weighted(0.3, any::<u32>()),
+        header in prop::option::weighted(0.05, (0usize..128, 1u8..=255)),
+    ) {
+        let mut bytes = valid_semaphore_bytes();
+        bytes[128..136].copy_from_slice(&state.to_ne_bytes());
+        if let Some(word) = mutex {
+            bytes[168..172].copy_from_slice(&word.to_ne_bytes());
+        }
+        for (at, value) in flips {
+            bytes[at] = value;
+        }
+        if let Some((at, xor)) = header {
+            bytes[at] ^= xor;
+        }
+        let scratch = Scratch::new();
+        scratch.holds(&bytes);
+        open_and_acquire(&scratch)?;
     }
 
     #[test]

@@ -819,6 +819,7 @@ impl<'a> ShmOp for AcquireOp<'a> {
         let Stage::Queued { index, .. } = self.stage else {
             return true;
         };
+        raw::will_sleep(self.sem.body(), index);
         if std::mem::replace(&mut self.watched, true) || self.sem.watch_ahead(index) {
             return true;
         }

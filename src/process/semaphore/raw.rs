@@ -25,11 +25,15 @@
 //!               | KICKED (bit 3) | seq (bits 8..32, bumped on each use)
 //!  need   (u32): the permits it waits for
 //!  owner  (u32): the roster token of the handle that waits
+//!  sleeping (u32): set once the waiter has gone to sleep on the word
 //!  ticket (u64): its place in line
 //! ```
 //!
 //! The word is what its waiter sleeps on (futex, or the helper thread for
-//! a task), so a grant wakes exactly that waiter.
+//! a task), so a grant wakes exactly that waiter — with a system call only
+//! if `sleeping` is set: the waiter sets it (`SeqCst`) before its last
+//! look at the word, and a changer reads it (`SeqCst`) after changing the
+//! word, so either the look sees the change or the changer sees the flag.
 //!
 //! # The internal mutex
 //!
@@ -141,7 +145,9 @@ pub(super) struct Record {
     pub(super) word: AtomicU32,
     need: AtomicU32,
     owner: AtomicU32,
-    _pad: AtomicU32,
+    /// Set by the waiter before it first sleeps on `word` (after its spin):
+    /// whoever changes the word wakes it only then.
+    sleeping: AtomicU32,
     ticket: AtomicU64,
     _pad2: AtomicU64,
 }
@@ -286,8 +292,8 @@ pub(super) struct Locked<'a> {
     pub(super) me: u32,
     /// The mutex, to give back.
     owner: OwnerWord<'a>,
-    /// Words to wake once the mutex is given back.
-    wakes: Vec<&'a AtomicU32>,
+    /// Records to wake once the mutex is given back.
+    wakes: Vec<&'a Record>,
 }
 
 impl<'a> Locked<'a> {
@@ -339,7 +345,7 @@ impl<'a> Locked<'a> {
                     Ordering::SeqCst,
                 ) {
                     Ok(_) => {
-                        self.wakes.push(&record.word);
+                        self.wakes.push(record);
                         break;
                     }
                     Err(actual) => word = actual,
@@ -517,7 +523,7 @@ impl<'a> Locked<'a> {
         // Release: the record is written before the journal is cleared.
         self.body.state.fetch_and(!GRANTING, Ordering::AcqRel);
         if granted {
-            self.wakes.push(&record.word);
+            self.wakes.push(record);
         } else {
             // Only a corrupt segment gets here: give the permits back.
             let _ = add(self.body, need, self.params.max, false);
@@ -535,7 +541,7 @@ impl<'a> Locked<'a> {
             .compare_exchange(word, word | KICKED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            self.wakes.push(&record.word);
+            self.wakes.push(record);
         }
     }
 
@@ -571,6 +577,7 @@ impl<'a> Locked<'a> {
         };
         record.need.store(n as u32, Ordering::Relaxed);
         record.owner.store(self.me, Ordering::Relaxed);
+        record.sleeping.store(0, Ordering::Relaxed);
         let ticket = self.body.next_ticket.fetch_add(1, Ordering::Relaxed);
         record.ticket.store(ticket, Ordering::Relaxed);
         let word = (seq(old).wrapping_add(1) << SEQ_SHIFT) | WAITING;
@@ -682,7 +689,7 @@ impl<'a> Locked<'a> {
                     .compare_exchange(word, closed, Ordering::SeqCst, Ordering::SeqCst)
                 {
                     Ok(_) => {
-                        self.wakes.push(&record.word);
+                        self.wakes.push(record);
                         break;
                     }
                     Err(actual) => word = actual,
@@ -717,10 +724,22 @@ impl<'a> Locked<'a> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         self.owner.give_back();
-        for word in self.wakes.drain(..) {
-            futex::wake_all(word);
+        for record in self.wakes.drain(..) {
+            wake(record);
         }
     }
+}
+
+/// Wakes `record`'s waiter if it may be asleep (its word was just changed).
+fn wake(record: &Record) {
+    if record.sleeping.load(Ordering::SeqCst) != 0 {
+        futex::wake_all(&record.word);
+    }
+}
+
+/// Marks `record`'s waiter as about to sleep (see the module docs).
+pub(super) fn will_sleep(body: &Body, index: usize) {
+    body.records[index].sleeping.store(1, Ordering::SeqCst);
 }
 
 /// A record was freed: wake acquirers that found the table full.
@@ -754,7 +773,7 @@ pub(super) fn peer_exited(map: &Mapping, deaths: &AtomicU32, token: u32) {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
-                    futex::wake_all(&record.word);
+                    wake(record);
                     break;
                 }
                 Err(actual) => word = actual,
