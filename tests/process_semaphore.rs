@@ -252,6 +252,99 @@ fn cancelled_grant_passes_on() {
     assert_eq!(sem.available_permits(), 1);
 }
 
+// More waiters than the table has records (128): the extra ones wait for
+// a free record, and every waiter gets its permit in the end.
+#[test]
+fn more_waiters_than_records() {
+    const N: usize = 140;
+    let sem = Semaphore::anonymous(0).unwrap();
+    let (waker, _flag) = flag_waker();
+    let mut pending: Vec<_> = (0..N).map(|_| sem.acquire()).collect();
+    for p in &mut pending {
+        assert!(poll_with(p, &waker).is_pending());
+    }
+    assert_eq!(waiters(&sem), 128, "every record taken: {sem:?}");
+    let mut done = 0;
+    let mut rounds = 0;
+    while done < N {
+        rounds += 1;
+        assert!(rounds < 10_000, "{done} of {N} served: {sem:?}");
+        sem.release(1).unwrap();
+        let mut i = 0;
+        while i < pending.len() {
+            match poll_with(&mut pending[i], &waker) {
+                std::task::Poll::Ready(permit) => {
+                    permit.unwrap().forget();
+                    drop(pending.swap_remove(i));
+                    done += 1;
+                }
+                std::task::Poll::Pending => i += 1,
+            }
+        }
+    }
+    assert_eq!(waiters(&sem), 0);
+    assert_eq!(sem.available_permits(), 0);
+}
+
+// Eventual fairness lets a running caller take a released permit ahead of
+// a waiter that has not waited past the bound (and the waiter still gets
+// the next one); strict fairness never does.
+#[test]
+fn barging_only_when_eventual() {
+    for fairness in [
+        Fairness::Eventual(Duration::from_secs(60)),
+        Fairness::Strict,
+    ] {
+        let sem = Semaphore::builder(0)
+            .fairness(fairness)
+            .anonymous()
+            .unwrap();
+        let (waker, flag) = flag_waker();
+        let mut waiting = sem.acquire();
+        assert!(poll_with(&mut waiting, &waker).is_pending());
+        sem.release(1).unwrap();
+        if fairness.is_strict() {
+            assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+            assert!(
+                poll_with(&mut waiting, &waker).is_ready(),
+                "handed to the waiter"
+            );
+        } else {
+            wait_until("the waiter is woken to try", || flag.take());
+            sem.try_acquire()
+                .expect("a running caller may barge")
+                .forget();
+            assert!(poll_with(&mut waiting, &waker).is_pending(), "passed over");
+            sem.release(1).unwrap();
+            wait_until("woken again", || flag.take());
+            assert!(poll_with(&mut waiting, &waker).is_ready());
+        }
+        assert_eq!(waiters(&sem), 0);
+    }
+}
+
+// Past the fairness bound the semaphore hands permits to the waiter, and
+// a running caller can no longer take them.
+#[test]
+fn no_barging_past_the_bound() {
+    let sem = Semaphore::builder(0)
+        .fairness(Fairness::Eventual(Duration::from_millis(1)))
+        .anonymous()
+        .unwrap();
+    let (waker, _flag) = flag_waker();
+    let mut waiting = sem.acquire_many(2);
+    assert!(poll_with(&mut waiting, &waker).is_pending());
+    std::thread::sleep(Duration::from_millis(5));
+    sem.release(1).unwrap();
+    assert_eq!(
+        sem.try_acquire().unwrap_err(),
+        TryAcquireError::NoPermits,
+        "the waiter is past the bound: {sem:?}"
+    );
+    sem.release(1).unwrap();
+    assert!(poll_with(&mut waiting, &waker).is_ready());
+}
+
 // One permit as a mutex across every world at once: tasks and threads
 // here, and two child processes (one blocking, one async), all bumping one
 // counter non-atomically while holding it. Nothing lost, nothing doubled.

@@ -158,7 +158,7 @@ const _: () = assert!(size_of::<Record>() == 32);
 pub(super) struct Body {
     pub(super) state: AtomicU64,
     next_ticket: AtomicU64,
-    /// The ticket of the front as serve last saw it, and since when (ns
+    /// The ticket (+ 1) of the front as serve last saw it, and since when (ns
     /// of `CLOCK_MONOTONIC`, which every process on the machine shares).
     front: AtomicU64,
     front_since: AtomicU64,
@@ -173,7 +173,10 @@ pub(super) struct Body {
     overflow: AtomicU32,
     /// The word the reaper's peer watches are registered on.
     pub(super) deaths: AtomicU32,
-    _pad: AtomicU32,
+    /// How many records (from the start) have ever been used: every
+    /// record at or above it is FREE, so scans stop there (written under
+    /// the mutex; a corrupt value is clamped to the table).
+    used: AtomicU32,
     pub(super) slots: [Slot; SLOTS],
     pub(super) records: [Record; RECORDS],
 }
@@ -189,6 +192,12 @@ pub(super) struct Params {
     pub(super) bounded: bool,
     /// `None`: strict FIFO; else the fairness bound in ns.
     pub(super) bound_ns: Option<u64>,
+}
+
+/// The records that may be in use (see `Body::used`).
+fn in_use(body: &Body) -> &[Record] {
+    let used = body.used.load(Ordering::Acquire) as usize;
+    &body.records[..used.min(RECORDS)]
 }
 
 /// Nanoseconds of `CLOCK_MONOTONIC`.
@@ -364,7 +373,13 @@ impl<'a> Locked<'a> {
     fn reap(&mut self, mask: Option<u64>) -> bool {
         let slots: &[Slot] = &self.body.slots;
         let mut freed = false;
-        for record in &self.body.records {
+        // After a death inside the mutex, look at the whole table.
+        let records = if mask.is_none() {
+            &self.body.records[..]
+        } else {
+            in_use(self.body)
+        };
+        for record in records {
             let word = record.word.load(Ordering::SeqCst);
             if rstate(word) == FREE {
                 continue;
@@ -410,7 +425,7 @@ impl<'a> Locked<'a> {
     /// corrupt and freed.
     fn front(&mut self) -> Option<(usize, u32, u64, u64)> {
         let mut front: Option<(usize, u32, u64, u64)> = None;
-        for (index, record) in self.body.records.iter().enumerate() {
+        for (index, record) in in_use(self.body).iter().enumerate() {
             let word = record.word.load(Ordering::SeqCst);
             if rstate(word) != WAITING {
                 continue;
@@ -458,8 +473,12 @@ impl<'a> Locked<'a> {
                 }
                 return;
             };
-            if self.body.front.load(Ordering::Relaxed) != ticket {
-                self.body.front.store(ticket, Ordering::Relaxed);
+            // `front` holds the ticket + 1, so that a fresh segment's 0
+            // is no ticket's.
+            if self.body.front.load(Ordering::Relaxed) != ticket.wrapping_add(1) {
+                self.body
+                    .front
+                    .store(ticket.wrapping_add(1), Ordering::Relaxed);
                 self.body.front_since.store(now_ns(), Ordering::Relaxed);
             }
             let handoff = self.handoff(self.body.front_since.load(Ordering::Relaxed));
@@ -567,10 +586,22 @@ impl<'a> Locked<'a> {
                 Err(actual) => state = actual,
             }
         }
-        let Some((index, record, old)) = self.body.records.iter().enumerate().find_map(|(i, r)| {
-            let word = r.word.load(Ordering::SeqCst);
-            (rstate(word) == FREE).then_some((i, r, word))
-        }) else {
+        let used = in_use(self.body).len();
+        let free = in_use(self.body)
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| {
+                let word = r.word.load(Ordering::SeqCst);
+                (rstate(word) == FREE).then_some((i, r, word))
+            })
+            .or_else(|| {
+                let record = self.body.records.get(used)?;
+                // Release: pairs with `in_use`'s Acquire (the record is
+                // filled under the mutex anyway).
+                self.body.used.store(used as u32 + 1, Ordering::Release);
+                Some((used, record, record.word.load(Ordering::SeqCst)))
+            });
+        let Some((index, record, old)) = free else {
             // SeqCst: counted before the look at `frees` (see `freed`).
             self.body.overflow.fetch_add(1, Ordering::SeqCst);
             return Enqueue::Full(self.body.frees.load(Ordering::SeqCst));
@@ -680,7 +711,7 @@ impl<'a> Locked<'a> {
     /// Fails every waiter.
     pub(super) fn close(&mut self) {
         self.body.state.fetch_or(CLOSED, Ordering::AcqRel);
-        for record in &self.body.records {
+        for record in in_use(self.body) {
             let mut word = record.word.load(Ordering::SeqCst);
             while rstate(word) == WAITING {
                 let closed = (word & !(R_STATE | KICKED)) | R_CLOSED;
@@ -704,7 +735,7 @@ impl<'a> Locked<'a> {
     pub(super) fn owners_ahead(body: &Body, index: usize, me: u32) -> Vec<u32> {
         let mine = body.records[index].ticket.load(Ordering::Relaxed);
         let mut owners = Vec::new();
-        for record in &body.records {
+        for record in in_use(body) {
             let state = rstate(record.word.load(Ordering::SeqCst));
             if state != WAITING && state != GRANTED {
                 continue;
@@ -763,7 +794,7 @@ pub(super) fn peer_exited(map: &Mapping, deaths: &AtomicU32, token: u32) {
         body.dead.fetch_or(1 << slot, Ordering::SeqCst);
     }
     deaths.fetch_add(1, Ordering::SeqCst);
-    for record in &body.records {
+    for record in in_use(body) {
         let mut word = record.word.load(Ordering::SeqCst);
         while rstate(word) == WAITING && word & KICKED == 0 {
             match record.word.compare_exchange(
@@ -784,7 +815,7 @@ pub(super) fn peer_exited(map: &Mapping, deaths: &AtomicU32, token: u32) {
 
 /// How many records are WAITING (for `Debug`).
 pub(super) fn waiting(body: &Body) -> usize {
-    body.records
+    in_use(body)
         .iter()
         .filter(|r| rstate(r.word.load(Ordering::Relaxed)) == WAITING)
         .count()
