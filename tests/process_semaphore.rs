@@ -620,6 +620,39 @@ fn killed_at_a_random_point() {
     });
 }
 
+// The `Arc` forms: futures and permits that own the handle, moved into
+// spawned tasks and threads, each holding a permit while another waits.
+#[test]
+fn arc_forms() {
+    each_runtime(|rt| async move {
+        let sem = Arc::new(Semaphore::anonymous(1).unwrap());
+        let held = sem.acquire_arc().await.unwrap();
+        let waiting = rt.spawn(sem.acquire_many_arc_timeout(1, LONG));
+        let blocked = {
+            let sem = sem.clone();
+            rt.thread(move || {
+                sem.acquire_arc_timeout_blocking(LONG)
+                    .map(|p| p.num_permits())
+            })
+        };
+        wait_until_async(&rt, "both wait", || waiters(&sem) == 2).await;
+        drop(held);
+        let permit = waiting.await.expect("the task's permit");
+        drop(permit);
+        assert_eq!(blocked.await, Ok(1));
+        assert!(sem.try_acquire_arc().is_ok());
+        assert_eq!(
+            sem.try_acquire_many_arc(2).unwrap_err(),
+            TryAcquireError::NoPermits
+        );
+        assert_eq!(sem.acquire_many_arc_blocking(1).unwrap().num_permits(), 1);
+        drop(sem.acquire_arc_timeout(Duration::ZERO).await.unwrap());
+        drop(sem.acquire_many_arc(1).await.unwrap());
+        drop(sem.acquire_arc_blocking().unwrap());
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
 #[test]
 fn send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
@@ -629,4 +662,9 @@ fn send_and_sync() {
     let sem = Semaphore::anonymous(1).unwrap();
     send(&sem.acquire());
     send(&sem.acquire_timeout(LONG));
+    send_sync::<rallypoint::process::SemaphorePermitArc>();
+    let sem = Arc::new(sem);
+    fn send_static<T: Send + 'static>(_: &T) {}
+    send_static(&sem.acquire_arc());
+    send_static(&sem.acquire_arc_timeout(LONG));
 }

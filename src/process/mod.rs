@@ -97,5 +97,7 @@ pub use barrier::{Barrier, BarrierWait};
 pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};
 pub use semaphore::{
-    Semaphore, SemaphoreAcquire, SemaphoreAcquireTimeout, SemaphoreBuilder, SemaphorePermit,
+    Semaphore, SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout,
+    SemaphoreAcquireTimeout, SemaphoreBuilder, SemaphorePermit, SemaphorePermitArc,
+    SemaphorePermitOf,
 };

@@ -6,20 +6,26 @@ use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::layout::{Kind, Meta};
 use super::owner::{Known, OwnerWord};
 use super::roster::{self, Claim};
-use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
-use super::wait::{self, AsyncShm, Attempt, ShmOp};
-use crate::engine::{deadline_after, named_future};
+use super::segment::{DEFAULT_MODE, Segment, segment_handle};
+use super::wait::{self, AsyncShm};
+use crate::engine::deadline_after;
 use crate::{AcquireError, AcquireTimeoutError, Fairness, ReleaseError, TryAcquireError};
 
+mod acquire;
 mod raw;
 
-use raw::{Body, Enqueue, Locked, Mine, Params, RECORDS, SLOTS, TryTake};
+use acquire::{AcquireOp, timeout_result};
+pub use acquire::{
+    SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
+    SemaphorePermit, SemaphorePermitArc, SemaphorePermitOf,
+};
+use raw::{Body, Locked, Params, RECORDS, SLOTS, TryTake};
 
 /// The body's revision (bumped when `Body` changes).
 const LAYOUT: u32 = 1;
@@ -108,6 +114,17 @@ pub struct SemaphoreBuilder {
 impl SemaphoreBuilder {
     /// A bounded semaphore (Python's `BoundedSemaphore`): `release` fails
     /// instead of raising the count above the initial permits.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let sem = Semaphore::builder(1).bounded().anonymous()?;
+    /// assert!(sem.release(1).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn bounded(mut self) -> Self {
         self.bounded = true;
         self
@@ -115,6 +132,17 @@ impl SemaphoreBuilder {
 
     /// The [`Fairness`] (default: [`Fairness::Eventual`] with 1 ms). It is
     /// part of the segment: every process gets the same.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::{Fairness, process::Semaphore};
+    /// let sem = Semaphore::builder(1).fairness(Fairness::Strict).anonymous()?;
+    /// assert!(sem.fairness().is_strict());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fairness(mut self, fairness: Fairness) -> Self {
         self.fairness = fairness;
         self
@@ -122,6 +150,18 @@ impl SemaphoreBuilder {
 
     /// The file mode of a named segment (default `0o600`; subject to the
     /// umask).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let name = format!("doc-sem-mode-{}", std::process::id());
+    /// let sem = Semaphore::builder(1).mode(0o640).create(&name)?;
+    /// assert_eq!(sem.name(), Some(name.as_str()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -136,6 +176,19 @@ impl SemaphoreBuilder {
     /// `AlreadyExists` if the name is taken, `InvalidInput` for a bad name
     /// or mode or more than [`Semaphore::MAX_PERMITS`] permits, or the
     /// system's error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let name = format!("doc-sem-builder-{}", std::process::id());
+    /// let sem = Semaphore::builder(2).bounded().create(&name)?;
+    /// assert_eq!(Semaphore::open(&name)?.available_permits(), 2);
+    /// # drop(sem);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create(self, name: &str) -> io::Result<Semaphore> {
         let (meta, permits) = self.meta()?;
         Semaphore::with(Segment::create(name, self.mode, meta, |map| {
@@ -151,6 +204,18 @@ impl SemaphoreBuilder {
     ///
     /// `InvalidInput` for more than [`Semaphore::MAX_PERMITS`] permits, or
     /// the system's error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let sem = Semaphore::builder(2).anonymous()?;
+    /// let child_side = Semaphore::from_fd(sem.as_fd_owned()?)?; // in a child, usually
+    /// assert_eq!(child_side.available_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn anonymous(self) -> io::Result<Semaphore> {
         let (meta, permits) = self.meta()?;
         Semaphore::with(Segment::anonymous(meta, |map| {
@@ -191,9 +256,30 @@ impl SemaphoreBuilder {
 
 impl Semaphore {
     /// The most permits a process semaphore may hold (2³¹ − 1).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// assert!(Semaphore::anonymous(Semaphore::MAX_PERMITS + 1).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub const MAX_PERMITS: usize = raw::MAX_PERMITS as usize;
 
     /// A builder for a semaphore with `permits` initial permits.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let sem = Semaphore::builder(3).anonymous()?;
+    /// assert_eq!(sem.available_permits(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder(permits: usize) -> SemaphoreBuilder {
         SemaphoreBuilder {
             permits,
@@ -212,6 +298,20 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`SemaphoreBuilder::create`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let name = format!("doc-sem-create-{}", std::process::id());
+    /// let sem = Semaphore::create(&name, 1)?;
+    /// assert!(Semaphore::create(&name, 1).is_err()); // AlreadyExists
+    /// sem.release(5).unwrap(); // unbounded
+    /// assert_eq!(sem.available_permits(), 6);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create(name: &str, permits: usize) -> io::Result<Semaphore> {
         Semaphore::builder(permits).create(name)
     }
@@ -222,6 +322,18 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`SemaphoreBuilder::create`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let name = format!("doc-sem-bounded-{}", std::process::id());
+    /// let sem = Semaphore::create_bounded(&name, 1)?;
+    /// assert!(sem.release(1).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create_bounded(name: &str, permits: usize) -> io::Result<Semaphore> {
         Semaphore::builder(permits).bounded().create(name)
     }
@@ -232,6 +344,17 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`SemaphoreBuilder::anonymous`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let sem = Semaphore::anonymous(1)?;
+    /// assert_eq!(sem.name(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn anonymous(permits: usize) -> io::Result<Semaphore> {
         Semaphore::builder(permits).anonymous()
     }
@@ -243,6 +366,21 @@ impl Semaphore {
     /// `NotFound`, `PermissionDenied`, `InvalidData` if the segment is not
     /// a semaphore of this version, or `Other` if all 64 participant slots
     /// are taken by live handles.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let name = format!("doc-sem-open-{}", std::process::id());
+    /// let sem = Semaphore::create(&name, 0)?;
+    /// let peer = Semaphore::open(&name)?; // in another process, usually
+    /// peer.release(1).unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// assert!(Semaphore::open("no-such-semaphore").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn open(name: &str) -> io::Result<Semaphore> {
         Semaphore::with(Segment::open(
             name,
@@ -258,6 +396,18 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`open`](Semaphore::open).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// let sem = Semaphore::anonymous(1)?;
+    /// let same = Semaphore::from_fd(sem.as_fd_owned()?)?;
+    /// drop(same.try_acquire().unwrap());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> io::Result<Semaphore> {
         Semaphore::with(Segment::adopt(
             fd,
@@ -299,6 +449,16 @@ impl Semaphore {
     }
 
     /// The semaphore's [`Fairness`] (chosen at creation).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::{Fairness, process::Semaphore};
+    /// assert_eq!(Semaphore::anonymous(1)?.fairness(), Fairness::default());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fairness(&self) -> Fairness {
         match self.params.bound_ns {
             None => Fairness::Strict,
@@ -307,11 +467,33 @@ impl Semaphore {
     }
 
     /// Whether the semaphore is bounded (Python's `BoundedSemaphore`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Semaphore;
+    /// assert!(!Semaphore::anonymous(1)?.is_bounded());
+    /// assert!(Semaphore::builder(1).bounded().anonymous()?.is_bounded());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_bounded(&self) -> bool {
         self.params.bounded
     }
 
     /// The permits available now (a snapshot).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(3)?;
+    /// let _two = sem.try_acquire_many(2).unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn available_permits(&self) -> usize {
         // Relaxed: a snapshot; nothing is taken with it.
         raw::avail(self.body().state.load(Ordering::Relaxed)) as usize
@@ -322,12 +504,35 @@ impl Semaphore {
     /// [`TryAcquireError::Closed`]). Permits already held stay valid;
     /// [`release`](Semaphore::release) still changes the count. A waiter
     /// that had been granted its permits before the close succeeds.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// sem.close();
+    /// assert!(sem.acquire_blocking().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn close(&self) {
         self.lock().close();
     }
 
     /// `true` once [`close`](Semaphore::close) has been called (by any
     /// process).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// assert!(!sem.is_closed());
+    /// sem.close();
+    /// assert!(sem.is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.body().state.load(Ordering::Relaxed) & raw::CLOSED != 0
     }
@@ -342,6 +547,17 @@ impl Semaphore {
     /// [`ReleaseError`], changing nothing, if the count would exceed the
     /// bound of a bounded semaphore (or
     /// [`MAX_PERMITS`](Semaphore::MAX_PERMITS)).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(0)?;
+    /// sem.release(2).unwrap();
+    /// assert_eq!(sem.available_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn release(&self, n: usize) -> Result<(), ReleaseError> {
         if n == 0 {
             return Ok(());
@@ -360,7 +576,7 @@ impl Semaphore {
 
     /// Gives back a permit's `n` (never past the bound: a count that would
     /// go past it was raised by releases that had no permits behind them).
-    fn give_back(&self, n: u64) {
+    pub(super) fn give_back(&self, n: u64) {
         if let Ok(true) = raw::add(self.body(), n, self.params.max, false) {
             self.lock().serve();
         }
@@ -372,6 +588,19 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`TryAcquireError::NoPermits`] or [`TryAcquireError::Closed`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_err());
+    /// drop(permit);
+    /// assert!(sem.try_acquire().is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -381,7 +610,68 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`try_acquire`](Semaphore::try_acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(3)?;
+    /// let two = sem.try_acquire_many(2).unwrap();
+    /// assert!(sem.try_acquire_many(2).is_err());
+    /// assert_eq!(two.num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_take(n).map(|n| SemaphorePermitOf::new(self, n))
+    }
+
+    /// [`try_acquire`](Semaphore::try_acquire) for an `Arc`: the permit
+    /// owns a clone of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Semaphore::try_acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(1)?);
+    /// let permit = sem.try_acquire_arc().unwrap();
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_acquire_arc(self: &Arc<Self>) -> Result<SemaphorePermitArc, TryAcquireError> {
+        self.try_acquire_many_arc(1)
+    }
+
+    /// [`try_acquire_many`](Semaphore::try_acquire_many) for an `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Semaphore::try_acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(2)?);
+    /// assert_eq!(sem.try_acquire_many_arc(2).unwrap().num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_acquire_many_arc(
+        self: &Arc<Self>,
+        n: usize,
+    ) -> Result<SemaphorePermitArc, TryAcquireError> {
+        self.try_take(n)
+            .map(|n| SemaphorePermitOf::new(Arc::clone(self), n))
+    }
+
+    fn try_take(&self, n: usize) -> Result<u32, TryAcquireError> {
         let Ok(n) = u32::try_from(n) else {
             return Err(if self.is_closed() {
                 TryAcquireError::Closed
@@ -390,23 +680,9 @@ impl Semaphore {
             });
         };
         match raw::try_take(self.body(), u64::from(n)) {
-            TryTake::Taken => Ok(self.permit(n)),
+            TryTake::Taken => Ok(n),
             TryTake::NoPermits => Err(TryAcquireError::NoPermits),
             TryTake::Closed => Err(TryAcquireError::Closed),
-        }
-    }
-
-    fn permit(&self, n: u32) -> SemaphorePermit<'_> {
-        SemaphorePermit { sem: self, n }
-    }
-
-    fn op(&self, n: usize) -> AcquireOp<'_> {
-        AcquireOp {
-            sem: self,
-            n: u32::try_from(n).unwrap_or(u32::MAX),
-            stage: Stage::Start,
-            watched: false,
-            dummy: AtomicU32::new(0),
         }
     }
 
@@ -414,12 +690,25 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError::Closed`] if the semaphore is or gets closed.
+    /// [`AcquireError::Closed`] if the semaphore is or gets closed (by any
+    /// process).
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: a dropped future leaves the queue; permits that had
-    /// been granted to it go back and on to the next waiter.
+    /// Cancel-safe: a dropped future leaves the queue and keeps no place
+    /// in line; permits that had been granted to it go back and on to the
+    /// next waiter, in whichever process.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// let permit = futures_lite::future::block_on(sem.acquire()).unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         self.acquire_many(1)
     }
@@ -436,8 +725,21 @@ impl Semaphore {
     /// # Cancel safety
     ///
     /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::builder(2).bounded().anonymous()?;
+    /// futures_lite::future::block_on(async {
+    ///     assert_eq!(sem.acquire_many(2).await.unwrap().num_permits(), 2);
+    ///     assert!(sem.acquire_many(3).await.is_err()); // ExceedsBound
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_many(&self, n: usize) -> SemaphoreAcquire<'_> {
-        SemaphoreAcquire::new(AsyncShm::new(self.op(n)), None)
+        SemaphoreAcquire::new(AsyncShm::new(AcquireOp::new(self, n)), None)
     }
 
     /// Blocks the thread until it has one permit. Must not be called from
@@ -446,6 +748,18 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// let permit = sem.acquire_blocking().unwrap();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// # drop(permit);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         self.acquire_many_blocking(1)
     }
@@ -455,8 +769,18 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`acquire_many`](Semaphore::acquire_many).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = rallypoint::process::Semaphore::anonymous(3)?;
+    /// assert_eq!(sem.acquire_many_blocking(3).unwrap().num_permits(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        wait::block(&mut self.op(n), None).expect("no deadline")
+        wait::block(&mut AcquireOp::new(self, n), None).expect("no deadline")
     }
 
     /// Waits for one permit at most `timeout`.
@@ -468,6 +792,18 @@ impl Semaphore {
     /// # Cancel safety
     ///
     /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = rallypoint::process::Semaphore::anonymous(0)?;
+    /// let got = futures_lite::future::block_on(sem.acquire_timeout(Duration::from_millis(5)));
+    /// assert!(got.unwrap_err().is_timeout());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> SemaphoreAcquireTimeout<'_> {
         self.acquire_many_timeout(1, timeout)
     }
@@ -482,8 +818,23 @@ impl Semaphore {
     /// # Cancel safety
     ///
     /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// let got = futures_lite::future::block_on(sem.acquire_many_timeout(2, Duration::from_millis(5)));
+    /// assert!(got.unwrap_err().is_timeout());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> SemaphoreAcquireTimeout<'_> {
-        SemaphoreAcquireTimeout::new(AsyncShm::new(self.op(n)), deadline_after(timeout))
+        SemaphoreAcquireTimeout::new(
+            AsyncShm::new(AcquireOp::new(self, n)),
+            deadline_after(timeout),
+        )
     }
 
     /// Blocks until it has one permit or `timeout` passes. Must not be
@@ -492,6 +843,18 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`acquire_timeout`](Semaphore::acquire_timeout).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = rallypoint::process::Semaphore::anonymous(1)?;
+    /// let _one = sem.acquire_timeout_blocking(Duration::from_secs(1)).unwrap();
+    /// assert!(sem.acquire_timeout_blocking(Duration::from_millis(5)).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_timeout_blocking(
         &self,
         timeout: Duration,
@@ -505,12 +868,235 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`acquire_many_timeout`](Semaphore::acquire_many_timeout).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = rallypoint::process::Semaphore::anonymous(2)?;
+    /// let two = sem.acquire_many_timeout_blocking(2, Duration::from_secs(1)).unwrap();
+    /// assert_eq!(two.num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_many_timeout_blocking(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, AcquireTimeoutError> {
-        timeout_result(wait::block(&mut self.op(n), deadline_after(timeout)))
+        timeout_result(wait::block(
+            &mut AcquireOp::new(self, n),
+            deadline_after(timeout),
+        ))
+    }
+
+    /// [`acquire`](Semaphore::acquire) for an `Arc`: the future and the
+    /// permit own a clone of it (`'static`: they can be spawned or sent).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(1)?);
+    /// let future = sem.acquire_arc();
+    /// let permit = std::thread::spawn(move || futures_lite::future::block_on(future))
+    ///     .join()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_arc(self: &Arc<Self>) -> SemaphoreAcquireArc {
+        self.acquire_many_arc(1)
+    }
+
+    /// [`acquire_many`](Semaphore::acquire_many) for an `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Semaphore::acquire_many).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(2)?);
+    /// let two = futures_lite::future::block_on(sem.acquire_many_arc(2)).unwrap();
+    /// assert_eq!(two.num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_many_arc(self: &Arc<Self>, n: usize) -> SemaphoreAcquireArc {
+        SemaphoreAcquireArc::new(AsyncShm::new(AcquireOp::new(Arc::clone(self), n)), None)
+    }
+
+    /// [`acquire_blocking`](Semaphore::acquire_blocking) for an `Arc`.
+    /// Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(1)?);
+    /// let permit = sem.acquire_arc_blocking().unwrap();
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_arc_blocking(self: &Arc<Self>) -> Result<SemaphorePermitArc, AcquireError> {
+        self.acquire_many_arc_blocking(1)
+    }
+
+    /// [`acquire_many_blocking`](Semaphore::acquire_many_blocking) for an
+    /// `Arc`. Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Semaphore::acquire_many).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(2)?);
+    /// assert_eq!(sem.acquire_many_arc_blocking(2).unwrap().num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_many_arc_blocking(
+        self: &Arc<Self>,
+        n: usize,
+    ) -> Result<SemaphorePermitArc, AcquireError> {
+        wait::block(&mut AcquireOp::new(Arc::clone(self), n), None).expect("no deadline")
+    }
+
+    /// [`acquire_timeout`](Semaphore::acquire_timeout) for an `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_timeout`](Semaphore::acquire_timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(0)?);
+    /// let got = futures_lite::future::block_on(sem.acquire_arc_timeout(Duration::from_millis(5)));
+    /// assert!(got.unwrap_err().is_timeout());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_arc_timeout(self: &Arc<Self>, timeout: Duration) -> SemaphoreAcquireArcTimeout {
+        self.acquire_many_arc_timeout(1, timeout)
+    }
+
+    /// [`acquire_many_timeout`](Semaphore::acquire_many_timeout) for an
+    /// `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many_timeout`](Semaphore::acquire_many_timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(2)?);
+    /// let f = sem.acquire_many_arc_timeout(2, Duration::from_secs(1));
+    /// assert_eq!(futures_lite::future::block_on(f).unwrap().num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_many_arc_timeout(
+        self: &Arc<Self>,
+        n: usize,
+        timeout: Duration,
+    ) -> SemaphoreAcquireArcTimeout {
+        SemaphoreAcquireArcTimeout::new(
+            AsyncShm::new(AcquireOp::new(Arc::clone(self), n)),
+            deadline_after(timeout),
+        )
+    }
+
+    /// [`acquire_timeout_blocking`](Semaphore::acquire_timeout_blocking)
+    /// for an `Arc`. Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_timeout`](Semaphore::acquire_timeout).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(0)?);
+    /// assert!(sem.acquire_arc_timeout_blocking(Duration::from_millis(5)).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_arc_timeout_blocking(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Result<SemaphorePermitArc, AcquireTimeoutError> {
+        self.acquire_many_arc_timeout_blocking(1, timeout)
+    }
+
+    /// [`acquire_many_timeout_blocking`](Semaphore::acquire_many_timeout_blocking)
+    /// for an `Arc`. Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many_timeout`](Semaphore::acquire_many_timeout).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let sem = std::sync::Arc::new(rallypoint::process::Semaphore::anonymous(2)?);
+    /// let two = sem.acquire_many_arc_timeout_blocking(2, Duration::from_secs(1)).unwrap();
+    /// assert_eq!(two.num_permits(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_many_arc_timeout_blocking(
+        self: &Arc<Self>,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<SemaphorePermitArc, AcquireTimeoutError> {
+        timeout_result(wait::block(
+            &mut AcquireOp::new(Arc::clone(self), n),
+            deadline_after(timeout),
+        ))
     }
 
     /// Takes the internal mutex (blocking: it is held for a few hundred
@@ -560,15 +1146,6 @@ impl Semaphore {
     }
 }
 
-fn timeout_result<P>(out: Option<Result<P, AcquireError>>) -> Result<P, AcquireTimeoutError> {
-    match out {
-        None => Err(AcquireTimeoutError::Timeout),
-        Some(Ok(permit)) => Ok(permit),
-        Some(Err(AcquireError::Closed)) => Err(AcquireTimeoutError::Closed),
-        Some(Err(AcquireError::ExceedsBound)) => Err(AcquireTimeoutError::ExceedsBound),
-    }
-}
-
 impl Drop for Semaphore {
     fn drop(&mut self) {
         roster::release(&self.body().slots, &self.claim);
@@ -596,267 +1173,4 @@ impl fmt::Debug for Semaphore {
             .field("handles", &roster::claimed(&body.slots))
             .finish()
     }
-}
-
-/// Permits taken from a [`Semaphore`]; dropping it gives them back.
-#[must_use = "the permits are given back when the permit is dropped"]
-pub struct SemaphorePermit<'a> {
-    sem: &'a Semaphore,
-    n: u32,
-}
-
-impl SemaphorePermit<'_> {
-    /// Keeps the permits taken: they are not given back on drop.
-    pub fn forget(mut self) {
-        self.n = 0;
-    }
-
-    /// How many permits this holds.
-    pub fn num_permits(&self) -> usize {
-        self.n as usize
-    }
-}
-
-impl Drop for SemaphorePermit<'_> {
-    fn drop(&mut self) {
-        if self.n != 0 {
-            self.sem.give_back(u64::from(self.n));
-        }
-    }
-}
-
-impl fmt::Debug for SemaphorePermit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphorePermit")
-            .field("permits", &self.n)
-            .finish()
-    }
-}
-
-/// Where one acquire is.
-#[derive(Clone, Copy, Debug)]
-enum Stage {
-    /// Not queued.
-    Start,
-    /// In record `index` at use `seq`; sleeping while its word is `seen`.
-    Queued { index: usize, seq: u32, seen: u32 },
-    /// Every record was taken; sleeping while `frees` is `seen`.
-    Full { seen: u32 },
-    /// Finished (nothing to undo).
-    Done,
-}
-
-/// The state machine of one acquire.
-pub(crate) struct AcquireOp<'a> {
-    sem: &'a Semaphore,
-    n: u32,
-    stage: Stage,
-    /// Whether the processes ahead of our record are watched.
-    watched: bool,
-    /// The sleepers count wait.rs asks for: unused, since whoever changes
-    /// a record word always wakes it.
-    dummy: AtomicU32,
-}
-
-type Out<'a> = Option<Result<SemaphorePermit<'a>, AcquireError>>;
-
-impl<'a> AcquireOp<'a> {
-    fn done(&mut self, out: Result<SemaphorePermit<'a>, AcquireError>) -> Attempt<Out<'a>> {
-        self.stage = Stage::Done;
-        Attempt::Done(Some(out))
-    }
-
-    /// Leaves the queue (or the overflow count); `Some(permit)` if the
-    /// permits had been granted meanwhile.
-    fn leave(&mut self) -> Option<SemaphorePermit<'a>> {
-        let sem = self.sem;
-        match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Queued { index, seq, .. } => {
-                sem.lock().withdraw(index, seq).map(|_| sem.permit(self.n))
-            }
-            Stage::Full { .. } => {
-                Locked::leave_overflow(sem.body());
-                None
-            }
-            Stage::Start | Stage::Done => None,
-        }
-    }
-}
-
-impl<'a> ShmOp for AcquireOp<'a> {
-    type Output = Out<'a>;
-
-    fn mapping(&self) -> &Arc<Mapping> {
-        self.sem.seg.map()
-    }
-
-    fn word(&self) -> &AtomicU32 {
-        let body = self.sem.body();
-        match self.stage {
-            Stage::Queued { index, .. } => &body.records[index].word,
-            _ => &body.frees,
-        }
-    }
-
-    fn sleepers(&self) -> &AtomicU32 {
-        &self.dummy
-    }
-
-    fn attempt(&mut self) -> Attempt<Out<'a>> {
-        let sem = self.sem;
-        let body = sem.body();
-        loop {
-            match self.stage {
-                Stage::Done => return Attempt::Done(Some(Err(AcquireError::Closed))),
-                Stage::Start => {
-                    let n = u64::from(self.n);
-                    if n > sem.params.max {
-                        return self.done(Err(AcquireError::ExceedsBound));
-                    }
-                    match raw::try_take(body, n) {
-                        TryTake::Taken => return self.done(Ok(sem.permit(self.n))),
-                        TryTake::Closed => return self.done(Err(AcquireError::Closed)),
-                        TryTake::NoPermits => {}
-                    }
-                    match sem.lock().take_or_enqueue(n) {
-                        Enqueue::Taken => return self.done(Ok(sem.permit(self.n))),
-                        Enqueue::Closed => return self.done(Err(AcquireError::Closed)),
-                        Enqueue::Queued { index, word } => {
-                            self.watched = false;
-                            self.stage = Stage::Queued {
-                                index,
-                                seq: raw::seq(word),
-                                seen: word,
-                            };
-                        }
-                        Enqueue::Full(seen) => self.stage = Stage::Full { seen },
-                    }
-                }
-                Stage::Full { seen } => {
-                    let now = body.frees.load(Ordering::SeqCst);
-                    if now == seen {
-                        return Attempt::Sleep(now);
-                    }
-                    Locked::leave_overflow(body);
-                    self.stage = Stage::Start;
-                }
-                Stage::Queued { index, seq, seen } => {
-                    let record = &body.records[index];
-                    // SeqCst: pairs with the grant's exchange (Acquire
-                    // would do; the other record accesses are SeqCst).
-                    let word = record.word.load(Ordering::SeqCst);
-                    if raw::seq(word) != seq {
-                        // Our record was reclaimed: only a peer that
-                        // corrupted the table does that. Queue again.
-                        self.stage = Stage::Start;
-                        continue;
-                    }
-                    match raw::rstate(word) {
-                        raw::GRANTED | raw::R_CLOSED => {
-                            let free = word & !0xF;
-                            // Acquire: the grant acquired the permits' releases.
-                            if record
-                                .word
-                                .compare_exchange(word, free, Ordering::SeqCst, Ordering::SeqCst)
-                                .is_err()
-                            {
-                                continue;
-                            }
-                            raw::freed(body);
-                            return if raw::rstate(word) == raw::GRANTED {
-                                self.done(Ok(sem.permit(self.n)))
-                            } else {
-                                self.done(Err(AcquireError::Closed))
-                            };
-                        }
-                        raw::WAITING if word == seen => return Attempt::Sleep(word),
-                        raw::WAITING => match sem.lock().retry(index, seq) {
-                            Mine::Taken => return self.done(Ok(sem.permit(self.n))),
-                            Mine::Waiting(now) => {
-                                self.stage = Stage::Queued {
-                                    index,
-                                    seq,
-                                    seen: now,
-                                };
-                            }
-                            Mine::Changed => {
-                                self.stage = Stage::Queued {
-                                    index,
-                                    seq,
-                                    seen: u32::MAX,
-                                };
-                            }
-                        },
-                        _ => {
-                            // FREE at our seq: reclaimed (corruption).
-                            self.stage = Stage::Start;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn attempt_fast(&mut self) -> Option<Out<'a>> {
-        if !matches!(self.stage, Stage::Start) || u64::from(self.n) > self.sem.params.max {
-            return None;
-        }
-        match raw::try_take(self.sem.body(), u64::from(self.n)) {
-            TryTake::Taken => {
-                self.stage = Stage::Done;
-                Some(Some(Ok(self.sem.permit(self.n))))
-            }
-            TryTake::Closed | TryTake::NoPermits => None,
-        }
-    }
-
-    fn timed_out(&mut self) -> Out<'a> {
-        // Granted meanwhile: completing beats timing out.
-        self.leave().map(Ok)
-    }
-
-    fn prepare_sleep(&mut self, _val: u32) -> bool {
-        let Stage::Queued { index, .. } = self.stage else {
-            return true;
-        };
-        raw::will_sleep(self.sem.body(), index);
-        if std::mem::replace(&mut self.watched, true) || self.sem.watch_ahead(index) {
-            return true;
-        }
-        // A process ahead is dead: reap it before sleeping.
-        self.sem.lock().serve();
-        false
-    }
-}
-
-impl Drop for AcquireOp<'_> {
-    fn drop(&mut self) {
-        // A permit granted meanwhile goes back (and on to the next waiter).
-        drop(self.leave());
-    }
-}
-
-impl fmt::Debug for AcquireOp<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AcquireOp")
-            .field("permits", &self.n)
-            .field("stage", &self.stage)
-            .finish()
-    }
-}
-
-named_future! {
-    /// Future returned by
-    /// [`Semaphore::acquire`](crate::process::Semaphore::acquire) and
-    /// [`acquire_many`](crate::process::Semaphore::acquire_many).
-    pub struct SemaphoreAcquire<'a>(AsyncShm<AcquireOp<'a>>) -> Result<SemaphorePermit<'a>, AcquireError>;
-    |out| out.expect("no deadline")
-}
-
-named_future! {
-    /// Future returned by
-    /// [`Semaphore::acquire_timeout`](crate::process::Semaphore::acquire_timeout)
-    /// and [`acquire_many_timeout`](crate::process::Semaphore::acquire_many_timeout).
-    pub struct SemaphoreAcquireTimeout<'a>(AsyncShm<AcquireOp<'a>>) -> Result<SemaphorePermit<'a>, AcquireTimeoutError>;
-    |out| timeout_result(out)
 }
