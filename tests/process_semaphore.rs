@@ -7,7 +7,8 @@
 //! processes; an `acquire_many` not starved by a stream of small acquires
 //! from another process; and waiters killed with SIGKILL — with a waiter
 //! behind them, with nobody behind them, and at a random point of an
-//! acquire/release loop — twenty times each.
+//! acquire/release loop — twenty times each; and a process killed inside
+//! the internal mutex (its state left in the segment as it would be).
 
 mod common;
 
@@ -650,6 +651,85 @@ fn arc_forms() {
         drop(sem.acquire_many_arc(1).await.unwrap());
         drop(sem.acquire_arc_blocking().unwrap());
         assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// Writes `bytes` at `offset` of segment `name`, as a process that was
+/// killed half-way through a change would have left them.
+fn poke(name: &str, offset: u64, bytes: &[u8]) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{name}"))
+        .unwrap();
+    file.write_all_at(bytes, offset).unwrap();
+}
+
+// Where the state word and the internal mutex word are (the body starts
+// after the 128-byte header; see src/process/semaphore/raw.rs).
+const STATE: u64 = 128;
+const MUTEX: u64 = 128 + 40;
+/// A token of a roster slot nobody holds: a dead process's.
+const DEAD_TOKEN: u32 = (77 << 8) | 6;
+
+// A process killed inside the internal mutex, half-way through a grant:
+// it had taken the waiter's permit from the count and journaled the grant
+// (GRANTING = record 1), but not yet marked the record. The next process
+// to enter takes the mutex over from the dead token, completes the grant
+// from the journal, and the waiter gets that permit — not the one
+// released afterwards, which stays available.
+#[test]
+fn killed_inside_the_mutex_mid_grant() {
+    let name = unique_name("sem-journal");
+    let sem = Semaphore::builder(0)
+        .fairness(Fairness::Strict)
+        .create(&name)
+        .unwrap();
+    let (waker, _flag) = flag_waker();
+    let mut waiting = sem.acquire();
+    assert!(poll_with(&mut waiting, &waker).is_pending());
+    const QUEUED_HANDOFF: u64 = (1 << 34) | (1 << 32);
+    let granting: u64 = 1 << 40; // record index 0, plus one
+    poke(&name, STATE, &(QUEUED_HANDOFF | granting).to_ne_bytes());
+    poke(&name, MUTEX, &DEAD_TOKEN.to_ne_bytes());
+    sem.release(1).unwrap();
+    let permit = match poll_with(&mut waiting, &waker) {
+        std::task::Poll::Ready(p) => p.unwrap(),
+        std::task::Poll::Pending => panic!("the journaled grant was lost: {sem:?}"),
+    };
+    assert_eq!(sem.available_permits(), 1, "granted twice: {sem:?}");
+    assert_eq!(waiters(&sem), 0);
+    drop(permit);
+    assert_eq!(sem.available_permits(), 2);
+}
+
+// A process killed inside the mutex between two changes (the waiter's
+// record is published, nothing else half-done): the next process takes
+// the mutex over and everything goes on, in every form.
+#[test]
+fn killed_inside_the_mutex_is_taken_over() {
+    each_runtime(|_rt| async move {
+        let name = unique_name("sem-takeover");
+        let sem = Semaphore::create(&name, 1).unwrap();
+        poke(&name, MUTEX, &DEAD_TOKEN.to_ne_bytes());
+        // The fast paths never touch the mutex.
+        drop(sem.try_acquire().unwrap());
+        let held = sem.acquire().await.unwrap();
+        // A wait must enter: it takes the dead holder's mutex over.
+        assert!(
+            sem.acquire_timeout(Duration::from_millis(10))
+                .await
+                .is_err()
+        );
+        poke(&name, MUTEX, &DEAD_TOKEN.to_ne_bytes());
+        assert!(
+            sem.acquire_timeout_blocking(Duration::from_millis(10))
+                .is_err()
+        );
+        drop(held);
+        poke(&name, MUTEX, &DEAD_TOKEN.to_ne_bytes());
+        sem.close();
+        assert!(sem.is_closed());
+        assert_eq!(waiters(&sem), 0);
     });
 }
 
