@@ -1124,9 +1124,11 @@ impl Semaphore {
     /// a record ahead of record `index`; `false` if one is dead already.
     fn watch_ahead(&self, index: usize) -> bool {
         let body = self.body();
-        let me = std::process::id();
+        let mut me = None;
         let mut all_alive = true;
         for owner in Locked::owners_ahead(body, index, self.claim.token) {
+            // Another handle of this process: its death is ours.
+            let me = *me.get_or_insert_with(std::process::id);
             if roster::holder_unchecked(&body.slots, owner).is_some_and(|p| p.pid == me) {
                 continue;
             }

@@ -387,7 +387,9 @@ impl<'a> Locked<'a> {
             // Relaxed: written under the mutex before the word.
             let owner = record.owner.load(Ordering::Relaxed);
             let slot = (owner & 0xFF).wrapping_sub(1);
-            if mask.is_some_and(|m| slot >= 64 || m & (1 << slot) == 0)
+            // A token with no slot of the table (garbage) is checked
+            // whenever any exit is reported: the roster finds it dead.
+            if mask.is_some_and(|m| slot < 64 && m & (1 << slot) == 0)
                 || owner == self.me
                 || roster::is_alive(slots, owner)
             {
@@ -789,10 +791,10 @@ pub(super) fn freed(body: &Body) {
 pub(super) fn peer_exited(map: &Mapping, deaths: &AtomicU32, token: u32) {
     let body: &Body = map.body();
     let slot = (token & 0xFF).wrapping_sub(1);
-    if slot < 64 {
-        // SeqCst: set before the kicks below wake anyone.
-        body.dead.fetch_or(1 << slot, Ordering::SeqCst);
-    }
+    // SeqCst: set before the kicks below wake anyone. A token with no slot
+    // (garbage) marks every slot: the next locker checks every owner.
+    let bits = if slot < 64 { 1 << slot } else { u64::MAX };
+    body.dead.fetch_or(bits, Ordering::SeqCst);
     deaths.fetch_add(1, Ordering::SeqCst);
     for record in in_use(body) {
         let mut word = record.word.load(Ordering::SeqCst);
