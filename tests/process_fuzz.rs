@@ -6,13 +6,13 @@
 //! panic, fault or hang — and a handle that opened must work (every value
 //! of the state words is some state).
 //!
-//! Events, Locks, Barriers and Semaphores. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
+//! Events, Locks, RLocks, Barriers and Semaphores. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
 
 mod common;
 
 use common::process::unique_name;
 use proptest::prelude::*;
-use rallypoint::process::{Barrier, Event, Lock, Semaphore};
+use rallypoint::process::{Barrier, Event, Lock, RLock, Semaphore};
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::Duration;
@@ -135,6 +135,43 @@ fn open_and_meet(scratch: &Scratch) -> Result<(), TestCaseError> {
                 if let (Ok(a), Ok(b)) = (a, b) {
                     prop_assert!(a.is_leader() != b.is_leader());
                 }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            prop_assert!(
+                matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Other),
+                "{}",
+                e
+            );
+            Ok(())
+        }
+    }
+}
+
+fn valid_rlock_bytes() -> Vec<u8> {
+    let name = unique_name("fuzz-rlock-template");
+    let _lock = RLock::create(&name).unwrap();
+    std::fs::read(format!("/dev/shm/{name}")).unwrap()
+}
+
+/// Opens the scratch segment as an RLock and, if it opened, uses it:
+/// whatever the owner word, thread and depth held, a lock taken (free, or
+/// from a dead token) is held at depth 1 by this thread, reentrant, and
+/// free again once its guards are gone.
+fn open_and_relock(scratch: &Scratch) -> Result<(), TestCaseError> {
+    match RLock::open(&scratch.name) {
+        Ok(lock) => {
+            let _ = format!("{lock:?}");
+            if let Some(outer) = lock.try_acquire() {
+                let outer = outer.unwrap_or_else(|died| died.into_guard());
+                prop_assert_eq!(lock.depth(), 1);
+                let inner = lock.acquire_timeout_blocking(Duration::ZERO);
+                prop_assert!(inner.is_some());
+                prop_assert_eq!(lock.depth(), 2);
+                drop(inner);
+                drop(outer);
+                prop_assert!(!lock.is_locked());
             }
             Ok(())
         }
@@ -276,6 +313,21 @@ proptest! {
         let scratch = Scratch::new();
         scratch.holds(&bytes);
         open_and_acquire(&scratch)?;
+    }
+
+    #[test]
+    fn rlock_state_is_any_bytes(
+        flips in prop::collection::vec((128usize..1152, any::<u8>()), 0..40),
+        words in any::<[u8; 20]>(),
+    ) {
+        let mut bytes = valid_rlock_bytes();
+        bytes[128..148].copy_from_slice(&words);
+        for (at, value) in flips {
+            bytes[at] = value;
+        }
+        let scratch = Scratch::new();
+        scratch.holds(&bytes);
+        open_and_relock(&scratch)?;
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub(crate) enum Kind {
     Barrier = 2,
     Semaphore = 3,
     Lock = 4,
+    RLock = 5,
 }
 
 impl Kind {
@@ -50,6 +51,7 @@ impl Kind {
             2 => Some(Kind::Barrier),
             3 => Some(Kind::Semaphore),
             4 => Some(Kind::Lock),
+            5 => Some(Kind::RLock),
             _ => None,
         }
     }
@@ -60,6 +62,7 @@ impl Kind {
             Kind::Lock => "a Lock",
             Kind::Barrier => "a Barrier",
             Kind::Semaphore => "a Semaphore",
+            Kind::RLock => "an RLock",
         }
     }
 }

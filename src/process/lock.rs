@@ -50,6 +50,10 @@ pub struct OwnerDied<G> {
 }
 
 impl<G> OwnerDied<G> {
+    pub(crate) fn new(guard: G) -> Self {
+        OwnerDied { guard }
+    }
+
     /// The guard: the lock is held.
     pub fn into_guard(self) -> G {
         self.guard

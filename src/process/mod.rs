@@ -1,7 +1,8 @@
 //! Primitives shared between processes: Python's `multiprocessing`
-//! `Event`, `Barrier`, `Semaphore`/`BoundedSemaphore` and `Lock`, with the same four forms (`.await`, `_blocking`, `_timeout`,
-//! `try_`) as the in-process types, across any mix of threads, tasks and
-//! processes (SPEC §8).
+//! `Event`, `Barrier`, `Semaphore`/`BoundedSemaphore`, `Lock` and `RLock`,
+//! with the same four forms (`.await`, `_blocking`, `_timeout`, `try_`) as
+//! the in-process types (`RLock`: the blocking ones, as in Python), across
+//! any mix of threads, tasks and processes (SPEC §8).
 //!
 //! **Linux only**, behind the default cargo feature `process`: on other
 //! targets (and under loom) this module does not exist.
@@ -11,6 +12,7 @@
 //! | `Event()` | [`Event::create`] / [`Event::open`], [`Event::anonymous`] |
 //! | `Barrier(parties, timeout=)` | [`Barrier::create`] / [`Barrier::open`], [`Barrier::anonymous`], [`Barrier::with_timeout`]; no action (the party told [`is_leader`](crate::BarrierWaitResult::is_leader) runs it) |
 //! | `Semaphore(value)` / `BoundedSemaphore(value)` | [`Semaphore::create`] / [`Semaphore::create_bounded`] / [`Semaphore::open`], [`Semaphore::builder`] (bound, [`Fairness`](crate::Fairness), mode), [`Semaphore::anonymous`] |
+//! | `RLock()` | [`RLock::create`] / [`RLock::open`], [`RLock::anonymous`]; blocking forms only, reentrant for the holding thread |
 //! | `Lock()` | [`Lock::create`] / [`Lock::open`], [`Lock::anonymous`]; `acquire`/`release` are [`Lock::acquire`] and dropping the [`LockGuard`] |
 //!
 //! # How it works
@@ -48,6 +50,8 @@
 //!   a table of 64 participant slots in the segment (pid and start time,
 //!   so a reused pid is not mistaken for a live holder); a dead process's
 //!   slot is reclaimed by whoever needs it.
+//! * [`RLock`]: as [`Lock`], at any depth: the next locker gets
+//!   [`OwnerDied`] with a guard of depth 1.
 //! * [`Barrier`]: a party killed while it waits or arrives breaks the
 //!   barrier for the others, who are woken at once the same way (every
 //!   sleeper watches the parties of its generation); `reset()` repairs it.
@@ -87,6 +91,7 @@ mod layout;
 mod lock;
 mod owner;
 mod reaper;
+mod rlock;
 mod roster;
 mod segment;
 mod semaphore;
@@ -96,6 +101,7 @@ mod watcher;
 pub use barrier::{Barrier, BarrierWait};
 pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};
+pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{
     Semaphore, SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout,
     SemaphoreAcquireTimeout, SemaphoreBuilder, SemaphorePermit, SemaphorePermitArc,

@@ -309,6 +309,7 @@ fn kind_tag(kind: Kind) -> &'static str {
         Kind::Lock => "lock",
         Kind::Barrier => "barrier",
         Kind::Semaphore => "semaphore",
+        Kind::RLock => "rlock",
     }
 }
 
