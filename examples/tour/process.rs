@@ -2,15 +2,19 @@
 //! itself: two open an Event by name and wait — one blocking, one in an
 //! async task — while this process waits in a thread and in a task too;
 //! one `set()` releases all four. Then a copy takes a Lock and is killed
-//! holding it: the next locker is told, and holds the lock.
+//! holding it: the next locker is told, and holds the lock. Last, a copy
+//! queues first on a strict Semaphore and is killed while it waits: the
+//! permit released next goes to the waiter behind it, here.
 
 use std::process::Command;
 use std::time::Duration;
 
-use rallypoint::process::{Event, Lock};
+use rallypoint::Fairness;
+use rallypoint::process::{Event, Lock, Semaphore};
 
 const ROLE: &str = "--tour-process-child";
 const LOCK_ROLE: &str = "--tour-process-lock-holder";
+const SEM_ROLE: &str = "--tour-process-sem-waiter";
 
 /// In a child copy of the tour: its part of the chapter. `true` if this
 /// process is such a child (and has done its part).
@@ -30,6 +34,15 @@ pub(crate) fn child() -> bool {
         loop {
             std::thread::sleep(Duration::from_secs(1));
         }
+    }
+    if role == SEM_ROLE {
+        let sem = Semaphore::open(name).expect("open the semaphore");
+        println!(
+            "  child {} ({flavour}): waiting for a permit",
+            std::process::id()
+        );
+        let _never = sem.acquire_blocking();
+        unreachable!("killed before any permit is released");
     }
     if role != ROLE {
         return false;
@@ -115,4 +128,34 @@ pub(crate) fn run() {
         other => panic!("expected OwnerDied, got {other:?}"),
     }
     println!("  {lock:?}");
+
+    // A waiter killed with SIGKILL while first in line.
+    let sem_name = format!("{name}-sem");
+    let sem = Semaphore::builder(0)
+        .fairness(Fairness::Strict)
+        .create(&sem_name)
+        .expect("create the semaphore");
+    let mut waiter = Command::new(&exe)
+        .args([SEM_ROLE, "blocking", &sem_name])
+        .spawn()
+        .expect("start the waiter");
+    std::thread::sleep(Duration::from_millis(300));
+    std::thread::scope(|s| {
+        let sem = &sem;
+        let behind = s.spawn(move || {
+            let permit = sem
+                .acquire_timeout_blocking(Duration::from_secs(30))
+                .expect("the killed waiter kept the permit");
+            println!("  parent thread: got the permit (the dead waiter lost its place)");
+            drop(permit);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        waiter.kill().expect("kill");
+        waiter.wait().expect("reap");
+        println!("  parent: killed child {} while it waited", waiter.id());
+        sem.release(1).expect("unbounded");
+        println!("  parent: release(1)");
+        behind.join().unwrap();
+    });
+    println!("  {sem:?}");
 }
