@@ -6,13 +6,13 @@
 //! panic, fault or hang — and a handle that opened must work (every value
 //! of the state words is some state).
 //!
-//! Events, Locks, RLocks, Barriers and Semaphores. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
+//! Events, Locks, RLocks, Barriers, Semaphores and Queues. 10 000 cases per property by default (`PROPTEST_CASES` overrides).
 
 mod common;
 
 use common::process::unique_name;
 use proptest::prelude::*;
-use rallypoint::process::{Barrier, Event, Lock, RLock, Semaphore};
+use rallypoint::process::{Barrier, Event, Lock, Queue, RLock, Semaphore};
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::Duration;
@@ -219,6 +219,55 @@ fn open_and_acquire(scratch: &Scratch) -> Result<(), TestCaseError> {
     }
 }
 
+/// A queue of 4 strings of up to 24 bytes, holding three items, one of
+/// them popped (so every slot state is there: full, empty, released).
+fn valid_queue_bytes() -> Vec<u8> {
+    let name = unique_name("fuzz-queue-template");
+    let q = Queue::<String>::builder(4)
+        .item_size_limit(24)
+        .create(&name)
+        .unwrap();
+    for item in ["one", "two", "three"] {
+        q.try_push(item.to_string()).unwrap();
+    }
+    q.try_pop().unwrap();
+    std::fs::read(format!("/dev/shm/{name}")).unwrap()
+}
+
+/// Opens the scratch segment as a queue and, if it opened, uses it: every
+/// form returns (no hang, no panic), whatever the ring's words held; a pop
+/// hands back an item or an error; `Debug` shows a snapshot.
+fn open_and_pop(scratch: &Scratch) -> Result<(), TestCaseError> {
+    match Queue::<String>::open(&scratch.name) {
+        Ok(q) => {
+            let _ = format!("{q:?}");
+            let _ = (q.len(), q.is_full(), q.unfinished_tasks());
+            for _ in 0..6 {
+                let _ = q.try_pop();
+            }
+            let _ = q.try_push("x".to_string());
+            let _ = q.pop_timeout_blocking(Duration::from_micros(100));
+            let _ = q.push_timeout_blocking("y".to_string(), Duration::from_micros(100));
+            let _ = q.task_done();
+            let _ = q.join_timeout_blocking(Duration::ZERO);
+            q.close();
+            prop_assert!(q.try_push("z".to_string()).is_err());
+            for _ in 0..6 {
+                let _ = q.try_pop();
+            }
+            Ok(())
+        }
+        Err(e) => {
+            prop_assert!(
+                matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Other),
+                "{}",
+                e
+            );
+            Ok(())
+        }
+    }
+}
+
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -313,6 +362,39 @@ proptest! {
         let scratch = Scratch::new();
         scratch.holds(&bytes);
         open_and_acquire(&scratch)?;
+    }
+
+    // The ring's words (head, tail, counts, wait words), the roster and
+    // the slots: state words, lengths and item bytes. Header flips too,
+    // rarely (they must be refused).
+    #[test]
+    fn queue_state_is_any_bytes(
+        words in prop::collection::vec((0usize..64, any::<u64>()), 0..8),
+        flips in prop::collection::vec((128usize..1664, any::<u8>()), 0..40),
+        header in prop::option::weighted(0.05, (0usize..128, 1u8..=255)),
+    ) {
+        let mut bytes = valid_queue_bytes();
+        // Whole words: head, tail, skipped, done, and the slots' words.
+        let at_word = |i: usize| match i % 8 {
+            0 => 128,
+            1 => 192,
+            2 => 256,
+            3 => 264,
+            _ => 1408 + (i / 8 % 4) * 64 + (i % 4) * 8,
+        };
+        for (i, value) in words {
+            let at = at_word(i);
+            bytes[at..at + 8].copy_from_slice(&value.to_ne_bytes());
+        }
+        for (at, value) in flips {
+            bytes[at] = value;
+        }
+        if let Some((at, xor)) = header {
+            bytes[at] ^= xor;
+        }
+        let scratch = Scratch::new();
+        scratch.holds(&bytes);
+        open_and_pop(&scratch)?;
     }
 
     #[test]

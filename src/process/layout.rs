@@ -29,8 +29,24 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 pub(crate) const BODY_OFFSET: usize = size_of::<Header>();
 
 /// The largest body any kind has (a sanity bound for `open`, so that a
-/// corrupted size is refused before anything is mapped at it).
-pub(crate) const MAX_BODY: usize = 1 << 20;
+/// corrupted size is refused before anything is mapped at it): a queue's
+/// ring is the only large body.
+pub(crate) const MAX_BODY: usize = 1 << 30;
+
+/// The body size a kind expects: fixed, or computed from the header's
+/// (checksummed) parameters, for kinds whose size is chosen at creation.
+#[derive(Clone, Copy)]
+pub(crate) enum BodySize {
+    Exact(usize),
+    /// `None` for parameters no segment of this kind can have.
+    FromParams(fn(&[u64; 4]) -> Option<usize>),
+}
+
+impl From<usize> for BodySize {
+    fn from(size: usize) -> BodySize {
+        BodySize::Exact(size)
+    }
+}
 
 /// Which primitive a segment holds; stored in the header so that opening a
 /// segment as the wrong type fails with a clear error.
@@ -42,6 +58,7 @@ pub(crate) enum Kind {
     Semaphore = 3,
     Lock = 4,
     RLock = 5,
+    Queue = 6,
 }
 
 impl Kind {
@@ -52,6 +69,7 @@ impl Kind {
             3 => Some(Kind::Semaphore),
             4 => Some(Kind::Lock),
             5 => Some(Kind::RLock),
+            6 => Some(Kind::Queue),
             _ => None,
         }
     }
@@ -63,6 +81,7 @@ impl Kind {
             Kind::Barrier => "a Barrier",
             Kind::Semaphore => "a Semaphore",
             Kind::RLock => "an RLock",
+            Kind::Queue => "a Queue",
         }
     }
 }
@@ -171,7 +190,7 @@ impl Header {
         file_size: usize,
         expected: Kind,
         layout: u32,
-        body_size: usize,
+        body_size: BodySize,
     ) -> io::Result<Meta> {
         // Acquire: pairs with `publish`.
         if self.magic.load(Ordering::Acquire) != MAGIC {
@@ -207,6 +226,16 @@ impl Header {
                 meta.layout
             )));
         }
+        let body_size = match body_size {
+            BodySize::Exact(size) => size,
+            BodySize::FromParams(size_of) => size_of(&meta.params).ok_or_else(|| {
+                invalid(format!(
+                    "{} segment with parameters {:?}",
+                    kind.name(),
+                    meta.params
+                ))
+            })?,
+        };
         let header_size = self.header_size.load(Ordering::Relaxed) as usize;
         let total = self.total_size.load(Ordering::Relaxed);
         if header_size != BODY_OFFSET || meta.body_size != body_size {

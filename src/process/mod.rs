@@ -90,6 +90,7 @@ mod futex;
 mod layout;
 mod lock;
 mod owner;
+mod queue;
 mod reaper;
 mod rlock;
 mod roster;
@@ -101,6 +102,11 @@ mod watcher;
 pub use barrier::{Barrier, BarrierWait};
 pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};
+pub use queue::{
+    DEFAULT_ITEM_SIZE_LIMIT, ItemError, ItemErrorKind, PopError, PopTimeoutError, PushError,
+    PushTimeoutError, Queue, QueueBuilder, QueueJoin, QueueJoinTimeout, QueuePop, QueuePopTimeout,
+    QueuePush, QueuePushTimeout, TryPopError, TryPushError,
+};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{
     Semaphore, SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout,

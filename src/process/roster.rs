@@ -229,6 +229,27 @@ pub(crate) fn holder(slots: &[Slot], token: u32) -> Option<Peer> {
     }
 }
 
+/// A token in 22 bits, for words with no room for a whole one (a queue
+/// slot's writer): the slot number (7 bits; at most 127 slots) and the low
+/// 15 bits of the epoch. [`expand`] gives the whole token back while the
+/// claim is the same.
+pub(crate) fn short(token: u32) -> u32 {
+    debug_assert!(
+        token & 0xFF < 0x80,
+        "short tokens need a roster of < 128 slots"
+    );
+    (token & 0x7F) | ((token >> 8) & 0x7FFF) << 7
+}
+
+/// The whole token of a [`short`] one, if its slot is still claimed with
+/// an epoch that matches: `None` if the claim is gone (its holder was
+/// reaped or released it), or the short token is garbage.
+pub(crate) fn expand(slots: &[Slot], short: u32) -> Option<u32> {
+    let index = ((short & 0x7F) as usize).checked_sub(1)?;
+    let token = token_at(slots, index)?;
+    ((token >> 8) & 0x7FFF == (short >> 7) & 0x7FFF).then_some(token)
+}
+
 /// The token of the claim in slot `index`, if it is claimed (alive or not).
 pub(crate) fn token_at(slots: &[Slot], index: usize) -> Option<u32> {
     let (_, epoch, state) = unpack(slots.get(index)?.word.load(Ordering::Acquire));

@@ -25,13 +25,13 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use rustix::fs::{self, AtFlags, Mode, OFlags, RenameFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::mm::{self, MapFlags, ProtFlags};
 
-use super::layout::{BODY_OFFSET, Header, Kind, MAX_BODY, Meta};
+use super::layout::{BODY_OFFSET, BodySize, Header, Kind, MAX_BODY, Meta};
 
 /// Where named segments live (what `shm_open` uses on Linux).
 const SHM_DIR: &str = "/dev/shm";
@@ -89,6 +89,22 @@ impl Mapping {
         // page-aligned); `B` is made of atomics only, so any bytes are a
         // valid `B`, and shared access through `&` is what atomics are for.
         unsafe { &*self.base.as_ptr().add(BODY_OFFSET).cast::<B>() }
+    }
+
+    /// The `count` words that follow the body `B` (a queue's ring).
+    pub(crate) fn words_after<B>(&self, count: usize) -> &[AtomicU64] {
+        let start = BODY_OFFSET + size_of::<B>();
+        assert!(
+            start % align_of::<AtomicU64>() == 0
+                && count
+                    .checked_mul(size_of::<AtomicU64>())
+                    .and_then(|bytes| bytes.checked_add(start))
+                    .is_some_and(|end| end <= self.len),
+            "words do not fit the mapping"
+        );
+        // SAFETY: in bounds and aligned (checked above); any bytes are valid
+        // `AtomicU64`s, shared through `&` as atomics are meant to be.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(start).cast(), count) }
     }
 }
 
@@ -183,7 +199,7 @@ impl Segment {
         name: &str,
         kind: Kind,
         layout: u32,
-        body_size: usize,
+        body_size: impl Into<BodySize>,
     ) -> io::Result<Segment> {
         let name = check_name(name)?;
         let dir = shm_dir()?;
@@ -215,7 +231,7 @@ impl Segment {
         name: Option<String>,
         kind: Kind,
         layout: u32,
-        body_size: usize,
+        body_size: impl Into<BodySize>,
     ) -> io::Result<Segment> {
         let stat = fs::fstat(&fd)?;
         let size = u64::try_from(stat.st_size).unwrap_or(0);
@@ -227,7 +243,7 @@ impl Segment {
         }
         let size = size as usize;
         let map = Mapping::new(fd.as_fd(), size)?;
-        let meta = map.header().read(size, kind, layout, body_size)?;
+        let meta = map.header().read(size, kind, layout, body_size.into())?;
         Ok(Segment {
             map: Arc::new(map),
             fd,
@@ -310,6 +326,7 @@ fn kind_tag(kind: Kind) -> &'static str {
         Kind::Barrier => "barrier",
         Kind::Semaphore => "semaphore",
         Kind::RLock => "rlock",
+        Kind::Queue => "queue",
     }
 }
 
@@ -399,7 +416,13 @@ fn create_by_rename(
 /// have a `seg: Segment` field.
 macro_rules! segment_handle {
     ($ty:ident, $what:literal) => {
-        impl $ty {
+        $crate::process::segment::segment_handle!(@impl [] $ty, $what);
+    };
+    ($ty:ident<$g:ident>, $what:literal) => {
+        $crate::process::segment::segment_handle!(@impl [$g] $ty<$g>, $what);
+    };
+    (@impl [$($g:ident)?] $ty:ty, $what:literal) => {
+        impl<$($g)?> $ty {
             /// A duplicate of the segment's file descriptor, e.g. to pass to
             /// a child, which takes it over with `from_fd`.
             ///
@@ -433,7 +456,7 @@ macro_rules! segment_handle {
             }
         }
 
-        impl std::os::fd::AsFd for $ty {
+        impl<$($g)?> std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
                 std::os::fd::AsFd::as_fd(&self.seg)
             }

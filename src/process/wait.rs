@@ -19,11 +19,14 @@
 //!
 //! Each body has a `sleepers` count next to its word, so that a change
 //! with nobody waiting costs no system call. A waiter increments it
-//! *before* its last look at the word; a waker changes the word *before*
-//! it reads the count; all four accesses are `SeqCst`. So either the waker
-//! sees the count (and wakes), or the waiter's look sees the new word (and
-//! does not sleep). A process killed while counted leaves the count too
-//! high, which only costs later wakers a system call.
+//! *before* the attempt that decides to sleep (which reads the word, then
+//! the state it stands for); a waker changes the state, and the word,
+//! *before* it reads the count; all these accesses are `SeqCst`. So either
+//! the waker sees the count (and changes the word and wakes), or the
+//! waiter's attempt sees the new state (and does not sleep). The word need
+//! not *be* the state: a queue's word is a counter its pushers bump only
+//! when they see sleepers. A process killed while counted leaves the count
+//! too high, which only costs later wakers a system call.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -89,19 +92,21 @@ pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Outpu
         return out;
     }
     loop {
+        // SeqCst: counted before the attempt that decides to sleep (module
+        // docs), so a waker that changes the state after that look sees us.
+        op.sleepers().fetch_add(1, Ordering::SeqCst);
         let val = match op.attempt() {
-            Attempt::Done(out) => return out,
+            Attempt::Done(out) => {
+                op.sleepers().fetch_sub(1, Ordering::SeqCst);
+                return out;
+            }
             Attempt::Sleep(val) => val,
         };
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            op.sleepers().fetch_sub(1, Ordering::SeqCst);
             return op.timed_out();
         }
-        if !op.prepare_sleep(val) {
-            continue;
-        }
-        // SeqCst: the count before the last look (module docs).
-        op.sleepers().fetch_add(1, Ordering::SeqCst);
-        if op.word().load(Ordering::SeqCst) == val {
+        if op.prepare_sleep(val) && op.word().load(Ordering::SeqCst) == val {
             futex::wait(op.word(), val, deadline);
         }
         op.sleepers().fetch_sub(1, Ordering::SeqCst);
