@@ -24,9 +24,19 @@
 //! and acquires one of `pong`, the child (blocking) acquires `ping` and
 //! releases `pong`; one iteration is one round trip (two handoffs).
 //!
+//! Group `process_queue_1to1` (throughput, one item an element): this
+//! process pushes into a bounded(1024) `process::Queue`, a child pops;
+//! `u64` items (limit 16 bytes) blocking and async, 1 KiB items blocking,
+//! and the in-process `Queue` between two threads as the ceiling. One
+//! measurement ends when the child has popped a marker pushed last and
+//! said so on an ack queue. Group `process_queue_2x2`: producers here and
+//! in a child, two consumer children. Group `process_queue_roundtrip`: this
+//! process pushes into `ping`, a child pops it and pushes into `pong`, this
+//! process pops; one iteration is one round trip.
+//!
 //! Python runs the same workloads with `multiprocessing.Event`, `Lock`,
-//! `Barrier` and `Semaphore` in `benches/process_event.py` (printed at the end when
-//! `python3` is found). For the "both processes on one core" figure run the bench
+//! `Barrier`, `Semaphore`, `Queue` and `JoinableQueue` in
+//! `benches/process_event.py` (printed at the end when `python3` is found). For the "both processes on one core" figure run the bench
 //! under `taskset -c 0` (children inherit the affinity).
 
 #![allow(
@@ -82,6 +92,49 @@ mod linux {
                 loop {
                     ping.acquire_blocking().expect("open").forget();
                     pong.release(1).expect("unbounded");
+                }
+            }
+            "queue-consume" => {
+                // Pop items; on a marker, say so on the ack queue.
+                use rallypoint::process::Queue;
+                let ack = Queue::<u64>::open(&format!("{name}-ack")).expect("open ack");
+                if name.contains("-kib") {
+                    let q = Queue::<String>::open(&name).expect("open queue");
+                    loop {
+                        let item = q.pop_blocking().expect("open");
+                        if item.is_empty() {
+                            ack.push_blocking(0).expect("open");
+                        }
+                    }
+                }
+                let q = Queue::<u64>::open(&name).expect("open queue");
+                loop {
+                    if q.pop_blocking().expect("open") == u64::MAX {
+                        ack.push_blocking(0).expect("open");
+                    }
+                }
+            }
+            "queue-produce" => {
+                // On a count from `cmd`, push that many items; then ack.
+                use rallypoint::process::Queue;
+                let q = Queue::<u64>::open(&name).expect("open queue");
+                let cmd = Queue::<u64>::open(&format!("{name}-cmd")).expect("open cmd");
+                let ack = Queue::<u64>::open(&format!("{name}-pack")).expect("open ack");
+                loop {
+                    let n = cmd.pop_blocking().expect("open");
+                    for i in 0..n {
+                        q.push_blocking(i).expect("open");
+                    }
+                    ack.push_blocking(0).expect("open");
+                }
+            }
+            "queue-echo" => {
+                use rallypoint::process::Queue;
+                let ping = Queue::<u64>::open(&format!("{name}-ping")).expect("open ping");
+                let pong = Queue::<u64>::open(&format!("{name}-pong")).expect("open pong");
+                loop {
+                    let v = ping.pop_blocking().expect("open");
+                    pong.push_blocking(v).expect("open");
                 }
             }
             "futex" => {
@@ -312,6 +365,167 @@ mod linux {
         group.finish();
     }
 
+    /// `process::Queue` throughput, one direction, and its round trip
+    /// (see the module docs).
+    pub(crate) fn queue(c: &mut Criterion) {
+        use criterion::Throughput;
+        use rallypoint::process::Queue;
+        let base = format!("rallypoint-bench-queue-{}", std::process::id());
+        let small = |name: &str, cap| {
+            Queue::<u64>::builder(cap)
+                .item_size_limit(16)
+                .create(name)
+                .expect("create")
+        };
+        let mut group = c.benchmark_group("process_queue_1to1");
+        group.throughput(Throughput::Elements(1));
+        {
+            // One producer here, one consumer process, u64 items.
+            let name = format!("{base}-u64");
+            let q = small(&name, 1024);
+            let ack = small(&format!("{name}-ack"), 4);
+            let _peer = spawn("queue-consume", &name);
+            group.bench_function("rallypoint-u64/blocking", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        q.push_blocking(i).expect("open");
+                    }
+                    q.push_blocking(u64::MAX).expect("open");
+                    ack.pop_blocking().expect("open");
+                    start.elapsed()
+                })
+            });
+            group.bench_function("rallypoint-u64/async-smol", |b| {
+                b.iter_custom(|iters| {
+                    smol::block_on(async {
+                        let start = Instant::now();
+                        for i in 0..iters {
+                            q.push(i).await.expect("open");
+                        }
+                        q.push(u64::MAX).await.expect("open");
+                        ack.pop().await.expect("open");
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+        {
+            // 1 KiB items: a `String` (serde encodes a `Vec<u8>` byte by
+            // byte, a string with one copy; Python's row uses `bytes`).
+            let name = format!("{base}-kib");
+            let q = Queue::<String>::builder(1024)
+                .item_size_limit(1100)
+                .create(&name)
+                .expect("create");
+            let ack = small(&format!("{name}-ack"), 4);
+            let _peer = spawn("queue-consume", &name);
+            let item = "x".repeat(1024);
+            group.bench_function("rallypoint-1KiB/blocking", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        q.push_blocking(item.clone()).expect("open");
+                    }
+                    q.push_blocking(String::new()).expect("open");
+                    ack.pop_blocking().expect("open");
+                    start.elapsed()
+                })
+            });
+        }
+        {
+            // The ceiling: the in-process queue between two threads.
+            let q = std::sync::Arc::new(rallypoint::Queue::<u64>::bounded(1024));
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let consumer = {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    while let Ok(v) = q.pop_blocking() {
+                        if v == u64::MAX {
+                            let _ = tx.send(());
+                        }
+                    }
+                })
+            };
+            group.bench_function("in-process-queue-u64/threads", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        q.push_blocking(i).expect("open");
+                    }
+                    q.push_blocking(u64::MAX).expect("open");
+                    rx.recv().expect("consumer");
+                    start.elapsed()
+                })
+            });
+            q.close();
+            consumer.join().expect("consumer");
+        }
+        group.finish();
+
+        let mut group = c.benchmark_group("process_queue_2x2");
+        group.throughput(Throughput::Elements(1));
+        {
+            // Producers: this process and a child; consumers: two children.
+            let name = format!("{base}-2x2");
+            let q = small(&name, 1024);
+            let ack = small(&format!("{name}-ack"), 4);
+            let cmd = small(&format!("{name}-cmd"), 4);
+            let pack = small(&format!("{name}-pack"), 4);
+            let _peers = [
+                spawn("queue-consume", &name),
+                spawn("queue-consume", &name),
+                spawn("queue-produce", &name),
+            ];
+            group.bench_function("rallypoint-u64/blocking", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    let theirs = iters / 2;
+                    cmd.push_blocking(theirs).expect("open");
+                    for i in 0..iters - theirs {
+                        q.push_blocking(i).expect("open");
+                    }
+                    pack.pop_blocking().expect("open");
+                    for _ in 0..2 {
+                        q.push_blocking(u64::MAX).expect("open");
+                    }
+                    for _ in 0..2 {
+                        ack.pop_blocking().expect("open");
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        group.finish();
+
+        let mut group = c.benchmark_group("process_queue_roundtrip");
+        {
+            let name = format!("{base}-rt");
+            let ping = small(&format!("{name}-ping"), 1024);
+            let pong = small(&format!("{name}-pong"), 1024);
+            let _peer = spawn("queue-echo", &name);
+            group.bench_function("rallypoint/blocking", |b| {
+                b.iter(|| {
+                    ping.push_blocking(1).expect("open");
+                    pong.pop_blocking().expect("open")
+                })
+            });
+            group.bench_function("rallypoint/async-smol", |b| {
+                b.iter_custom(|iters| {
+                    smol::block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            ping.push(1).await.expect("open");
+                            pong.pop().await.expect("open");
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+
     /// Runs `benches/process_event.py` and prints its line.
     pub(crate) fn python() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/process_event.py");
@@ -337,9 +551,13 @@ fn main() {
     linux::pingpong(&mut c);
     linux::lock_and_barrier(&mut c);
     linux::semaphore(&mut c);
+    linux::queue(&mut c);
     c.final_summary();
-    // Only when the bench really ran (not `cargo test --benches`' probe).
-    if std::env::args().any(|a| a == "--bench") {
+    // Only when the bench really ran (not `cargo test --benches`' probe),
+    // and not when told to skip it (profiling one row).
+    if std::env::args().any(|a| a == "--bench")
+        && std::env::var_os("RALLYPOINT_BENCH_NO_PYTHON").is_none()
+    {
         linux::python();
     }
 }

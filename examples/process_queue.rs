@@ -72,7 +72,10 @@ fn main() -> std::io::Result<()> {
         } else {
             smol::block_on(queue.pop_timeout(LONG)).unwrap()
         };
-        println!("Main (pid {pid}): got {item:?} after {:.1?}", start.elapsed());
+        println!(
+            "Main (pid {pid}): got {item:?} after {:.1?}",
+            start.elapsed()
+        );
         assert_eq!(item, "Hello World");
         let status = worker.wait()?;
         assert!(status.success(), "worker failed: {status}");
@@ -94,7 +97,10 @@ fn main() -> std::io::Result<()> {
         jobs.push_timeout_blocking(job, LONG).unwrap(); // waits while 4 are queued
         println!("Producer: put job {job}");
     }
-    assert!(jobs.join_timeout_blocking(LONG), "the jobs were never all done");
+    assert!(
+        jobs.join_timeout_blocking(LONG),
+        "the jobs were never all done"
+    );
     println!("Producer: join() returned: every job is done");
     jobs.close();
     let mut sum = 0;

@@ -370,17 +370,18 @@ proptest! {
     #[test]
     fn queue_state_is_any_bytes(
         words in prop::collection::vec((0usize..64, any::<u64>()), 0..8),
-        flips in prop::collection::vec((128usize..1664, any::<u8>()), 0..40),
+        flips in prop::collection::vec((128usize..1536, any::<u8>()), 0..40),
         header in prop::option::weighted(0.05, (0usize..128, 1u8..=255)),
     ) {
         let mut bytes = valid_queue_bytes();
-        // Whole words: head, tail, skipped, done, and the slots' words.
+        // Whole words: head, tail, skipped, done, and the slots' words
+        // (4 slots of 32 bytes at 1408: state word, then the item).
         let at_word = |i: usize| match i % 8 {
             0 => 128,
             1 => 192,
             2 => 256,
             3 => 264,
-            _ => 1408 + (i / 8 % 4) * 64 + (i % 4) * 8,
+            _ => 1408 + (i / 8 % 4) * 32 + (i % 4) * 8,
         };
         for (i, value) in words {
             let at = at_word(i);

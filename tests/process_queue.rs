@@ -283,8 +283,10 @@ fn items_that_cannot_cross() {
         .write(true)
         .open(format!("/dev/shm/{name}"))
         .unwrap();
-    // The ring starts at 1408, 64 bytes a slot; "bad" is at position 2.
-    file.write_all_at(&u64::MAX.to_ne_bytes(), 1408 + 2 * 64 + 8)
+    // The ring starts at 1408, 24 bytes a slot; "bad" is at position 2:
+    // its state word says FULL with a length over the limit.
+    let bad_len: u64 = (2 << 24) | (0x3F_FFFF << 2) | 2;
+    file.write_all_at(&bad_len.to_ne_bytes(), 1408 + 2 * 24)
         .unwrap();
     match q.pop_blocking() {
         Err(PopError::Invalid(why)) => assert_eq!(why.kind(), ItemErrorKind::Corrupt),

@@ -62,6 +62,8 @@ struct Waits {
     push_sleepers: AtomicU32,
     join: AtomicU32,
     join_sleepers: AtomicU32,
+    /// `tail`'s closed bit again (ring.rs).
+    closed: AtomicU32,
 }
 
 /// The segment body, followed by the ring (`capacity * slot_words` words).
@@ -194,6 +196,8 @@ pub struct Queue<T> {
     me: u32,
     /// Writers this handle has seen and watches (a dead one is skipped).
     known: Known,
+    /// The largest `head` this handle has read (ring.rs).
+    head_seen: AtomicU64,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -219,8 +223,8 @@ pub struct QueueBuilder<T> {
 
 impl<T> QueueBuilder<T> {
     /// The largest encoded item, in bytes (default
-    /// [`DEFAULT_ITEM_SIZE_LIMIT`]). Each of the `capacity` slots has room
-    /// for one item of this size.
+    /// [`DEFAULT_ITEM_SIZE_LIMIT`], at most 4 MiB − 1). Each of the
+    /// `capacity` slots has room for one item of this size, plus 8 bytes.
     pub fn item_size_limit(mut self, bytes: usize) -> Self {
         self.limit = bytes;
         self
@@ -282,15 +286,17 @@ fn meta(shape: Shape) -> Meta {
 }
 
 fn init(map: &Mapping, shape: Shape) {
-    ring_of(map, shape).init();
+    ring_of(map, shape, &AtomicU64::new(0)).init();
 }
 
-fn ring_of(map: &Mapping, shape: Shape) -> Ring<'_> {
+fn ring_of<'a>(map: &'a Mapping, shape: Shape, head_seen: &'a AtomicU64) -> Ring<'a> {
     let body: &Body = map.body();
     let waits = &body.waits.0;
     Ring {
         head: &body.head.0,
+        head_seen,
         tail: &body.tail.0,
+        closed: &waits.closed,
         skipped: &body.tasks.0[0],
         done: &body.tasks.0[1],
         slots: map.words_after::<Body>(shape.words()),
@@ -310,19 +316,43 @@ fn writer_exited(_map: &Mapping, word: &AtomicU32, _arg: u32) {
     word.fetch_add(1, Ordering::SeqCst);
 }
 
-fn encode<T: Serialize>(item: &T, limit: usize) -> Result<Vec<u8>, ItemError> {
-    let bytes = postcard::to_allocvec(item)
-        .map_err(|e| ItemError::new(ItemErrorKind::Encode, e.to_string()))?;
-    if bytes.len() > limit {
+/// An item's encoding: on the stack when small (most items), so that a
+/// push allocates nothing.
+pub(crate) enum Encoded {
+    Inline([u8; 64], usize),
+    Heap(Vec<u8>),
+}
+
+impl Encoded {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Encoded::Inline(b, len) => &b[..*len],
+            Encoded::Heap(v) => v,
+        }
+    }
+}
+
+fn encode<T: Serialize>(item: &T, limit: usize) -> Result<Encoded, ItemError> {
+    let failed = |e: postcard::Error| ItemError::new(ItemErrorKind::Encode, e.to_string());
+    let mut inline = [0u8; 64];
+    let encoded = match postcard::to_slice(item, &mut inline) {
+        Ok(used) => {
+            let len = used.len();
+            Encoded::Inline(inline, len)
+        }
+        Err(postcard::Error::SerializeBufferFull) => {
+            Encoded::Heap(postcard::to_allocvec(item).map_err(failed)?)
+        }
+        Err(e) => return Err(failed(e)),
+    };
+    let len = encoded.bytes().len();
+    if len > limit {
         return Err(ItemError::new(
             ItemErrorKind::TooLarge,
-            format!(
-                "{} bytes encoded, the queue's limit is {limit}",
-                bytes.len()
-            ),
+            format!("{len} bytes encoded, the queue's limit is {limit}"),
         ));
     }
-    Ok(bytes)
+    Ok(encoded)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ItemError> {
@@ -470,6 +500,7 @@ impl<T> Queue<T> {
             shape,
             claim,
             known: Known::default(),
+            head_seen: AtomicU64::new(0),
             _items: PhantomData,
         })
     }
@@ -479,7 +510,7 @@ impl<T> Queue<T> {
     }
 
     fn ring(&self) -> Ring<'_> {
-        ring_of(self.seg.map(), self.shape)
+        ring_of(self.seg.map(), self.shape, &self.head_seen)
     }
 
     /// Whether the writer of a slot the poppers wait on is alive; if so,
@@ -913,10 +944,11 @@ mod tests {
         assert!(Shape::new(1 << 40, 8).is_none());
         assert!(Shape::new(usize::MAX, usize::MAX).is_none());
         let shape = Shape::new(3, 20).unwrap();
-        assert_eq!(shape.slot_words, 8);
+        assert_eq!(shape.slot_words, 4);
         assert!(Shape::from_params(&shape.params()).is_some());
         let [c, l, w, _] = shape.params();
         assert!(Shape::from_params(&[c, l, w + 8, 0]).is_none());
+        assert!(Shape::new(1, 1 << 22).is_none());
         assert!(Shape::from_params(&[c, l, w, 1]).is_none());
         assert!(Shape::from_params(&[0, l, w, 0]).is_none());
     }

@@ -13,7 +13,7 @@ use super::error::{
     ItemError, ItemErrorKind, PopError, PopTimeoutError, PushError, PushTimeoutError,
 };
 use super::ring::{Pop, Push};
-use super::{Queue, decode};
+use super::{Encoded, Queue, decode};
 use crate::engine::named_future;
 use crate::process::segment::Mapping;
 use crate::process::wait::{AsyncShm, Attempt, ShmOp};
@@ -74,7 +74,7 @@ pub(crate) struct PushOp<'a, T> {
     /// `None` once handed back or pushed.
     pub(super) item: Option<T>,
     /// The item's encoding, made once (or why it could not be).
-    pub(super) bytes: Result<Vec<u8>, ItemError>,
+    pub(super) bytes: Result<Encoded, ItemError>,
 }
 
 // The item is never pinned: it is only moved in and out by value.
@@ -111,7 +111,7 @@ impl<T> ShmOp for PushOp<'_, T> {
         };
         // SeqCst: read before the look at the ring (wait.rs).
         let val = self.word().load(Ordering::SeqCst);
-        match self.queue.ring().try_push(bytes, self.queue.me) {
+        match self.queue.ring().try_push(bytes.bytes(), self.queue.me) {
             Push::Done => {
                 drop(self.take_item());
                 Attempt::Done(PushEnd::Pushed)

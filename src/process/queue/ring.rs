@@ -4,17 +4,22 @@
 //!
 //! # Layout
 //!
-//! The ring is `capacity` slots of `slot_words` 64-bit words each (a whole
-//! number of cache lines, so neighbours do not share one):
+//! The ring is `capacity` slots of `slot_words` 64-bit words each:
 //!
 //! ```text
 //!  word 0      : the slot's state word (below)
-//!  word 1      : the item's length in bytes
-//!  words 2..   : the item's bytes (postcard), 8 to a word, native order
+//!  words 1..   : the item's bytes (postcard), 8 to a word, native order
 //! ```
 //!
+//! Slots are packed, not padded to cache lines: small items share a line,
+//! so a producer running ahead of its consumer fills several per line it
+//! takes over (the line moves between the processes once per few items,
+//! not once per item).
+//!
 //! Next to it, in the body: `head` (the next position to pop), `tail` (the
-//! next position to push, with [`CLOSED`] in its top bit), and two counts
+//! next position to push, with [`CLOSED`] in its top bit, which `closed`
+//! repeats on a line the poppers may read without disturbing the
+//! pushers), and two counts
 //! for `join`: positions `skipped` (never held an item) and tasks `done`.
 //! Position `pos` lives in slot `pos % capacity`.
 //!
@@ -22,13 +27,14 @@
 //!
 //! ```text
 //!  bits 0..2   : EMPTY, WRITING, FULL or SKIP
-//!  bits 2..24  : WRITING's writer, a short roster token (roster::short)
+//!  bits 2..24  : WRITING's writer, a short roster token (roster::short);
+//!                FULL's item length in bytes
 //!  bits 24..64 : the position the state is about, modulo 2^40
 //! ```
 //!
-//! A slot goes `EMPTY(pos)` → `WRITING(pos, writer)` → `FULL(pos)` →
-//! `EMPTY(pos + capacity)`, or `WRITING(pos, dead)` → `SKIP(pos)` →
-//! `EMPTY(pos + capacity)` when its writer died. Positions modulo 2^40 are
+//! A slot goes `EMPTY(pos)` (first lap only) → `WRITING(pos, writer)` →
+//! `FULL(pos)` → (popped, `head` moves past) → `WRITING(pos + capacity, …)`,
+//! or `WRITING(pos, dead)` → `SKIP(pos)` → … when its writer died. Positions modulo 2^40 are
 //! unambiguous unless one handle stalls between two of its loads while
 //! 2^40 items (a day at 10 M/s) pass.
 //!
@@ -47,12 +53,15 @@
 //!
 //! 1. At `head`, a `FULL(head)` slot is copied out *before* anything
 //!    changes: its bytes cannot be overwritten while `head` has not moved
-//!    past it, since a slot is emptied only after that.
+//!    past it, since pushers reuse a slot only after that.
 //! 2. Commit: compare-exchange `head` past it. Exactly one popper wins; the
 //!    others drop their copy (which may be torn: it is never used).
-//! 3. Release: compare-exchange the slot to `EMPTY(head + capacity)`. A
-//!    popper that dies between 2 and 3 leaves a slot that pushers release
-//!    themselves once they see `head` past it.
+//!
+//! That is all: a popper writes `head` only, never a slot. The slot keeps
+//! `FULL(pos)` until a pusher of `pos + capacity` finds `head` past `pos`
+//! (through a per-handle cache of `head`, so that a pusher running ahead
+//! reads the poppers' line once per many items) and claims it. So a popper
+//! that dies at any point leaves nothing to repair.
 //!
 //! A popper that finds `WRITING(head, w)` waits for `w`; if `w`'s process
 //! is dead (told by the caller, who asks the roster and the reaper), it
@@ -82,7 +91,10 @@ const POS_MASK: u64 = (1 << 40) - 1;
 const OWNER_MASK: u64 = (1 << 22) - 1;
 
 /// Words before an item's bytes in a slot.
-pub(crate) const SLOT_HEADER_WORDS: usize = 2;
+pub(crate) const SLOT_HEADER_WORDS: usize = 1;
+
+/// The largest item limit: a length must fit a state word's 22 bits.
+pub(crate) const MAX_LIMIT: usize = (1 << 22) - 1;
 
 fn state(pos: u64, owner: u32, kind: u64) -> u64 {
     ((pos & POS_MASK) << 24) | ((u64::from(owner) & OWNER_MASK) << 2) | kind
@@ -101,11 +113,23 @@ pub(crate) fn writer_of(word: u64) -> u32 {
     ((word >> 2) & OWNER_MASK) as u32
 }
 
-/// The words a slot needs for items of up to `limit` bytes: the header
-/// plus the bytes, rounded up to whole cache lines.
+/// The words a slot needs for items of up to `limit` bytes: the state
+/// word plus the bytes.
 pub(crate) fn slot_words(limit: usize) -> Option<usize> {
-    let words = limit.div_ceil(8).checked_add(SLOT_HEADER_WORDS)?;
-    words.checked_next_multiple_of(8)
+    if limit > MAX_LIMIT {
+        return None;
+    }
+    Some(limit.div_ceil(8) + SLOT_HEADER_WORDS)
+}
+
+/// The state of a filled slot at `pos` holding `len` bytes.
+fn full(pos: u64, len: usize) -> u64 {
+    state(pos, len as u32, FULL)
+}
+
+/// Whether `word` is a filled slot at `pos`.
+fn is_full_at(word: u64, pos: u64) -> bool {
+    kind_of(word) == FULL && is_at(word, pos)
 }
 
 /// What a push found.
@@ -137,7 +161,12 @@ pub(crate) enum Pop<R> {
 /// The ring's words in the segment, and what wakes the other side.
 pub(crate) struct Ring<'a> {
     pub(crate) head: &'a AtomicU64,
+    /// The largest `head` this handle has read: in the handle, not the
+    /// segment, so no peer can make it run ahead of the `head` it read.
+    pub(crate) head_seen: &'a AtomicU64,
     pub(crate) tail: &'a AtomicU64,
+    /// Non-zero once closed (`tail`'s bit, on a line poppers read freely).
+    pub(crate) closed: &'a AtomicU32,
     pub(crate) skipped: &'a AtomicU64,
     pub(crate) done: &'a AtomicU64,
     pub(crate) slots: &'a [AtomicU64],
@@ -212,6 +241,7 @@ impl Ring<'_> {
     pub(crate) fn close(&self) -> bool {
         // SeqCst: before the sleepers reads in `notify`.
         let was = self.tail.fetch_or(CLOSED, Ordering::SeqCst);
+        self.closed.store(1, Ordering::SeqCst);
         self.notify(self.pop_wake);
         self.notify(self.push_wake);
         was & CLOSED == 0
@@ -261,7 +291,8 @@ impl Ring<'_> {
         debug_assert!(bytes.len() <= self.limit);
         loop {
             // SeqCst throughout: the pushes, pops and the sleepers counts
-            // are one order (wait.rs), and claims must see releases.
+            // are one order (wait.rs), and a claim must see the pop that
+            // freed its slot.
             let tail = self.tail.load(Ordering::SeqCst);
             if tail & CLOSED != 0 {
                 return Push::Closed;
@@ -269,35 +300,9 @@ impl Ring<'_> {
             let pos = tail;
             let slot = self.slot(pos);
             let word = slot[0].load(Ordering::SeqCst);
-            if word == state(pos, 0, EMPTY) {
-                let claimed = state(pos, me, WRITING);
-                if slot[0]
-                    .compare_exchange(word, claimed, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_err()
-                {
-                    continue;
-                }
-                match self
-                    .tail
-                    .compare_exchange(pos, pos + 1, Ordering::SeqCst, Ordering::SeqCst)
-                {
-                    Ok(_) => {}
-                    Err(now) if now == pos | CLOSED => {
-                        // Closed before the claim was published: undo it.
-                        // Nobody else touches a claim `tail` has not passed.
-                        slot[0].store(word, Ordering::SeqCst);
-                        return Push::Closed;
-                    }
-                    // A helper moved `tail` past the claim (or the word was
-                    // scribbled on): the claim is ours either way.
-                    Err(_) => {}
-                }
-                self.write(slot, bytes);
-                slot[0].store(state(pos, 0, FULL), Ordering::SeqCst);
-                self.notify(self.pop_wake);
-                return Push::Done;
-            }
-            if kind_of(word) == WRITING && is_at(word, pos) {
+            let prev = pos.wrapping_sub(self.capacity);
+            let kind = kind_of(word);
+            if kind == WRITING && is_at(word, pos) {
                 // Claimed but not published (its writer may have died
                 // there): publish it for them.
                 let _ =
@@ -305,37 +310,65 @@ impl Ring<'_> {
                         .compare_exchange(pos, pos + 1, Ordering::SeqCst, Ordering::Relaxed);
                 continue;
             }
-            let prev = pos.wrapping_sub(self.capacity);
-            let prev_kind = kind_of(word);
-            if is_at(word, prev) && (prev_kind == FULL || prev_kind == SKIP) {
-                if self.head.load(Ordering::SeqCst) > prev {
-                    // Popped, not yet released (the popper may have died):
-                    // release it for them.
-                    let _ = slot[0].compare_exchange(
-                        word,
-                        state(pos, 0, EMPTY),
-                        Ordering::SeqCst,
-                        Ordering::Relaxed,
-                    );
-                    continue;
-                }
-                return Push::Full;
-            }
-            if is_at(word, prev) && prev_kind == WRITING {
-                return Push::Full;
-            }
-            if self.tail.load(Ordering::SeqCst) != tail {
+            let free = if word == state(pos, 0, EMPTY) {
+                true
+            } else if is_at(word, prev) && (kind == FULL || kind == SKIP) {
+                // The previous lap's item, free once popped: once `head`
+                // is past it (poppers leave their slots as they are).
+                prev < self.head_seen.load(Ordering::Acquire) || prev < self.reload_head()
+            } else if is_at(word, prev) && kind == WRITING {
+                false // the previous lap's item is still being written
+            } else if self.tail.load(Ordering::SeqCst) != tail {
                 continue; // a stale look
+            } else {
+                // A word no push or pop leaves here: scribbled on. The slot
+                // stays unusable, so the queue looks full (a consistent state).
+                false
+            };
+            if !free {
+                return Push::Full;
             }
-            // A word no push or pop leaves here: scribbled on. The slot
-            // stays unusable, so the queue looks full (a consistent state).
-            return Push::Full;
+            let claimed = state(pos, me, WRITING);
+            if slot[0]
+                .compare_exchange(word, claimed, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            match self
+                .tail
+                .compare_exchange(pos, pos + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => {}
+                Err(now) if now == pos | CLOSED => {
+                    // Closed before the claim was published: undo it.
+                    // Nobody else touches a claim `tail` has not passed.
+                    slot[0].store(word, Ordering::SeqCst);
+                    return Push::Closed;
+                }
+                // A helper moved `tail` past the claim (or the word was
+                // scribbled on): the claim is ours either way.
+                Err(_) => {}
+            }
+            self.write(slot, bytes);
+            slot[0].store(full(pos, bytes.len()), Ordering::SeqCst);
+            self.notify(self.pop_wake);
+            return Push::Done;
         }
+    }
+
+    /// Reads `head` and remembers it in `head_seen`, this process's cache
+    /// of it (so that pushers read the poppers' line once per many items).
+    fn reload_head(&self) -> u64 {
+        let head = self.head.load(Ordering::SeqCst);
+        // AcqRel: a pusher trusting the cache is ordered after the pops it
+        // counts, through the thread that read them.
+        self.head_seen.fetch_max(head, Ordering::AcqRel);
+        head
     }
 
     fn write(&self, slot: &[AtomicU64], bytes: &[u8]) {
         // Relaxed: published by the `FULL` store that follows.
-        slot[1].store(bytes.len() as u64, Ordering::Relaxed);
         for (word, chunk) in slot[SLOT_HEADER_WORDS..].iter().zip(bytes.chunks(8)) {
             let mut b = [0u8; 8];
             b[..chunk.len()].copy_from_slice(chunk);
@@ -343,15 +376,14 @@ impl Ring<'_> {
         }
     }
 
-    /// Copies the item of a `FULL` slot out; `Err` with the length if it is
-    /// over the limit.
-    fn copy(&self, slot: &[AtomicU64]) -> Result<Buf, u64> {
-        // Relaxed: ordered by the `Acquire` (SeqCst) load that saw `FULL`.
-        let len = slot[1].load(Ordering::Relaxed);
-        if len > self.limit as u64 {
-            return Err(len);
+    /// Copies the item of a `FULL` slot whose state word is `word` out;
+    /// `Err` with the length if it is over the limit.
+    fn copy(&self, slot: &[AtomicU64], word: u64) -> Result<Buf, u64> {
+        let len = writer_of(word) as usize;
+        if len > self.limit {
+            return Err(len as u64);
         }
-        let len = len as usize;
+        // Relaxed: ordered by the `Acquire` (SeqCst) load that saw `FULL`.
         let words = &slot[SLOT_HEADER_WORDS..SLOT_HEADER_WORDS + len.div_ceil(8)];
         let fill = |out: &mut [u8]| {
             for (chunk, word) in out.chunks_mut(8).zip(words) {
@@ -384,9 +416,9 @@ impl Ring<'_> {
     }
 
     /// Frees the slot of the committed position `pos`, whose state word
-    /// was `word`, for the next lap, and tells waiting pushers.
+    /// was the scribbled `word`, for the next lap, and tells waiting
+    /// pushers. (A popped item's slot needs nothing: pushers see `head`.)
     fn release(&self, slot: &[AtomicU64], word: u64, pos: u64) {
-        // Fails only if a pusher released it for us.
         let _ = slot[0].compare_exchange(
             word,
             state(pos.wrapping_add(self.capacity), 0, EMPTY),
@@ -405,11 +437,48 @@ impl Ring<'_> {
             let pos = self.head.load(Ordering::SeqCst);
             let slot = self.slot(pos);
             let mut word = slot[0].load(Ordering::SeqCst);
-            if word != state(pos, 0, FULL) {
+            // The common answers come from the slot alone, without reading
+            // `tail` (the pushers' line): a claim comes before `tail` moves
+            // past it, so an unclaimed slot at `head` means empty (unless
+            // closed: then `tail` tells whether a push got in first), and a
+            // live writer's claim means wait for it.
+            let open = self.closed.load(Ordering::SeqCst) == 0;
+            let prev = pos.wrapping_sub(self.capacity);
+            let unclaimed = word == state(pos, 0, EMPTY)
+                || (is_at(word, prev) && matches!(kind_of(word), FULL | SKIP));
+            if unclaimed && open {
+                return Pop::Empty;
+            }
+            let writing = kind_of(word) == WRITING && is_at(word, pos);
+            // Closed, a claim may be one `close` caught before it was
+            // published, which its writer undoes: `tail` tells.
+            if writing && dead != Some(word) && open {
+                return Pop::Writer {
+                    word,
+                    writer: writer_of(word),
+                };
+            }
+            if !is_full_at(word, pos) {
                 let tail = self.tail.load(Ordering::SeqCst);
                 if tail & !CLOSED <= pos {
+                    if writing && tail == pos {
+                        // A dead writer's claim nobody published yet:
+                        // publish it, as pushers do, to skip it next.
+                        let _ = self.tail.compare_exchange(
+                            pos,
+                            pos + 1,
+                            Ordering::SeqCst,
+                            Ordering::Relaxed,
+                        );
+                        continue;
+                    }
                     return if tail & CLOSED != 0 {
                         Pop::Closed
+                    } else if writing && dead != Some(word) {
+                        Pop::Writer {
+                            word,
+                            writer: writer_of(word),
+                        }
                     } else {
                         Pop::Empty
                     };
@@ -418,12 +487,12 @@ impl Ring<'_> {
                 // again (the first look may predate the claim).
                 word = slot[0].load(Ordering::SeqCst);
             }
-            if word == state(pos, 0, FULL) {
-                let copy = self.copy(slot);
+            if is_full_at(word, pos) {
+                let copy = self.copy(slot, word);
                 if !self.commit(pos) {
                     continue;
                 }
-                self.release(slot, word, pos);
+                self.notify(self.push_wake);
                 return match copy {
                     Ok(buf) => {
                         let decode = decode.take().expect("decoded once");
@@ -440,7 +509,7 @@ impl Ring<'_> {
             }
             if word == state(pos, 0, SKIP) {
                 if self.commit(pos) {
-                    self.release(slot, word, pos);
+                    self.notify(self.push_wake);
                 }
                 continue;
             }
@@ -489,10 +558,12 @@ impl Ring<'_> {
         for pos in head..head.saturating_add(self.len()) {
             let slot = self.slot(pos);
             let word = slot[0].load(Ordering::SeqCst);
-            if word != state(pos, 0, FULL) {
+            if !is_full_at(word, pos) {
                 continue;
             }
-            let Ok(buf) = self.copy(slot) else { continue };
+            let Ok(buf) = self.copy(slot, word) else {
+                continue;
+            };
             // The copy is whole if the slot still holds the same item.
             if slot[0].load(Ordering::SeqCst) == word && self.head.load(Ordering::SeqCst) <= pos {
                 f(buf.bytes());

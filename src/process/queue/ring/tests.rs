@@ -9,7 +9,9 @@ use super::*;
 /// The words of one ring.
 struct Words {
     head: AtomicU64,
+    head_seen: AtomicU64,
     tail: AtomicU64,
+    closed: AtomicU32,
     skipped: AtomicU64,
     done: AtomicU64,
     wake: [AtomicU32; 6],
@@ -24,7 +26,9 @@ impl Words {
         let slot_words = slot_words(limit).unwrap();
         let words = Words {
             head: AtomicU64::new(0),
+            head_seen: AtomicU64::new(0),
             tail: AtomicU64::new(0),
+            closed: AtomicU32::new(0),
             skipped: AtomicU64::new(0),
             done: AtomicU64::new(0),
             wake: Default::default(),
@@ -42,7 +46,9 @@ impl Words {
     fn ring(&self) -> Ring<'_> {
         Ring {
             head: &self.head,
+            head_seen: &self.head_seen,
             tail: &self.tail,
+            closed: &self.closed,
             skipped: &self.skipped,
             done: &self.done,
             slots: &self.slots,
@@ -111,6 +117,7 @@ fn a_claim_caught_by_close_is_undone() {
     let ring = w.ring();
     w.word(0).store(state(0, 5, WRITING), Ordering::Relaxed);
     w.tail.store(CLOSED, Ordering::Relaxed);
+    w.closed.store(1, Ordering::Relaxed);
     assert_eq!(pop(&ring), Pop::Closed);
     assert_eq!(ring.unfinished(), 0);
 }
@@ -119,9 +126,10 @@ fn a_claim_caught_by_close_is_undone() {
 fn a_writer_killed_after_claiming_is_skipped() {
     let w = Words::new(2, 8);
     let ring = w.ring();
-    // Killed between the claim and publishing it: pushers publish it.
+    // Killed between the claim and publishing it: poppers see the claim,
+    // pushers publish it and push behind it.
     w.word(0).store(state(0, 9, WRITING), Ordering::Relaxed);
-    assert_eq!(pop(&ring), Pop::Empty);
+    assert!(matches!(pop(&ring), Pop::Writer { writer: 9, .. }));
     assert_eq!(ring.try_push(b"next", 1), Push::Done);
     assert_eq!(w.tail.load(Ordering::Relaxed), 2);
     // The popper is told who writes the head, and skips it once dead.
@@ -147,11 +155,27 @@ fn a_writer_killed_after_claiming_is_skipped() {
 }
 
 #[test]
-fn a_popper_killed_after_committing_is_released_by_pushers() {
+fn a_dead_writers_unpublished_claim_is_published_and_skipped() {
+    let w = Words::new(2, 8);
+    let ring = w.ring();
+    w.word(0).store(state(0, 9, WRITING), Ordering::Relaxed);
+    let Pop::Writer { word, .. } = pop(&ring) else {
+        panic!("expected the writer")
+    };
+    assert_eq!(ring.try_pop(Some(word), <[u8]>::to_vec), Pop::Empty);
+    assert_eq!(w.tail.load(Ordering::Relaxed), 1);
+    assert_eq!(w.head.load(Ordering::Relaxed), 1);
+    assert_eq!(ring.unfinished(), 0);
+    assert_eq!(ring.try_push(b"a", 1), Push::Done);
+    assert_eq!(pop(&ring), Pop::Item(b"a".to_vec()));
+}
+
+#[test]
+fn a_popper_leaves_nothing_to_repair() {
     let w = Words::new(1, 8);
     let ring = w.ring();
     assert_eq!(ring.try_push(b"a", 1), Push::Done);
-    // Killed between moving `head` and releasing the slot.
+    // Killed right after committing: `head` moved, the slot is as it was.
     w.head.store(1, Ordering::Relaxed);
     assert_eq!(ring.try_push(b"b", 1), Push::Done);
     assert_eq!(pop(&ring), Pop::Item(b"b".to_vec()));
@@ -165,7 +189,7 @@ fn scribbled_words_are_reported_and_consumed() {
         assert_eq!(ring.try_push(item, 1), Push::Done);
     }
     // A length past the slot, then a state word no push leaves.
-    w.slots[1].store(u64::MAX, Ordering::Relaxed);
+    w.word(0).store(full(0, MAX_LIMIT), Ordering::Relaxed);
     w.word(1).store(0xdead_beef, Ordering::Relaxed);
     assert!(matches!(pop(&ring), Pop::Corrupt(why) if why.contains("length")));
     assert!(matches!(pop(&ring), Pop::Corrupt(why) if why.contains("state")));
