@@ -73,6 +73,14 @@ pub(crate) trait ShmOp {
     /// The outcome once the deadline passed without completing.
     fn timed_out(&mut self) -> Self::Output;
 
+    /// Extra `spin_loop` hints the blocking driver's spin inserts after a
+    /// failed attempt (SPEC §0's spin), for ops whose attempt reads lines a
+    /// peer is writing: polling them back to back takes them from the peer
+    /// once per poll (a queue's popper behind its pusher).
+    fn spin_pause(&self) -> u32 {
+        0
+    }
+
     /// Called before sleeping while the word is `val`: `false` to attempt
     /// again instead (the op found out something the word does not show,
     /// e.g. that the process holding a lock died).
@@ -86,7 +94,12 @@ pub(crate) trait ShmOp {
 pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Output {
     let spun = crate::spin::until(deadline, || match op.attempt() {
         Attempt::Done(out) => Some(out),
-        Attempt::Sleep(_) => None,
+        Attempt::Sleep(_) => {
+            for _ in 0..op.spin_pause() {
+                std::hint::spin_loop();
+            }
+            None
+        }
     });
     if let Some(out) = spun {
         return out;
