@@ -32,7 +32,7 @@ use self::ops::{
 pub use self::ops::{
     QueueJoin, QueueJoinTimeout, QueuePop, QueuePopTimeout, QueuePush, QueuePushTimeout,
 };
-use self::ring::Ring;
+use self::ring::{Ring, Wake};
 use super::futex;
 use super::layout::{BodySize, Kind, MAX_BODY, Meta};
 use super::owner::Known;
@@ -62,6 +62,10 @@ struct Waits {
     push_sleepers: AtomicU32,
     join: AtomicU32,
     join_sleepers: AtomicU32,
+    /// Each side's `pending` flag (ring.rs, `Wake`).
+    pop_pending: AtomicU32,
+    push_pending: AtomicU32,
+    join_pending: AtomicU32,
     /// `tail`'s closed bit again (ring.rs).
     closed: AtomicU32,
 }
@@ -303,9 +307,21 @@ fn ring_of<'a>(map: &'a Mapping, shape: Shape, head_seen: &'a AtomicU64) -> Ring
         capacity: shape.capacity,
         slot_words: shape.slot_words,
         limit: shape.limit,
-        pop_wake: (&waits.pop, &waits.pop_sleepers),
-        push_wake: (&waits.push, &waits.push_sleepers),
-        join_wake: (&waits.join, &waits.join_sleepers),
+        pop_wake: Wake {
+            word: &waits.pop,
+            sleepers: &waits.pop_sleepers,
+            pending: &waits.pop_pending,
+        },
+        push_wake: Wake {
+            word: &waits.push,
+            sleepers: &waits.push_sleepers,
+            pending: &waits.push_pending,
+        },
+        join_wake: Wake {
+            word: &waits.join,
+            sleepers: &waits.join_sleepers,
+            pending: &waits.join_pending,
+        },
         wake: futex::wake_all,
     }
 }

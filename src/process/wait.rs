@@ -73,6 +73,11 @@ pub(crate) trait ShmOp {
     /// The outcome once the deadline passed without completing.
     fn timed_out(&mut self) -> Self::Output;
 
+    /// Called while counted in [`sleepers`](ShmOp::sleepers), before each
+    /// attempt that may decide to sleep (a queue re-arms its wake-up flag
+    /// here: see `queue/ring.rs`).
+    fn counted(&mut self) {}
+
     /// Extra `spin_loop` hints the blocking driver's spin inserts after a
     /// failed attempt (SPEC §0's spin), for ops whose attempt reads lines a
     /// peer is writing: polling them back to back takes them from the peer
@@ -92,7 +97,7 @@ pub(crate) trait ShmOp {
 /// The blocking driver: spins briefly, then sleeps on the word, until the
 /// attempt completes or `deadline` passes.
 pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Output {
-    let spun = crate::spin::until(deadline, || match op.attempt() {
+    let attempt = |op: &mut S| match op.attempt() {
         Attempt::Done(out) => Some(out),
         Attempt::Sleep(_) => {
             for _ in 0..op.spin_pause() {
@@ -100,7 +105,14 @@ pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Outpu
             }
             None
         }
-    });
+    };
+    // One attempt before anything else, even where spinning is off (one
+    // CPU): most waits are not waits (a pop from a queue with items), and
+    // the counted path below costs three read-modify-writes.
+    if let Some(out) = attempt(op) {
+        return out;
+    }
+    let spun = crate::spin::until(deadline, || attempt(op));
     if let Some(out) = spun {
         return out;
     }
@@ -108,6 +120,7 @@ pub(crate) fn block<S: ShmOp>(op: &mut S, deadline: Option<Instant>) -> S::Outpu
         // SeqCst: counted before the attempt that decides to sleep (module
         // docs), so a waker that changes the state after that look sees us.
         op.sleepers().fetch_add(1, Ordering::SeqCst);
+        op.counted();
         let val = match op.attempt() {
             Attempt::Done(out) => {
                 op.sleepers().fetch_sub(1, Ordering::SeqCst);
@@ -164,6 +177,7 @@ impl<S: ShmOp> Op for AsyncShm<S> {
             self.op.sleepers().fetch_add(1, Ordering::SeqCst);
             self.counted = true;
         }
+        self.op.counted();
         let val = loop {
             match self.op.attempt() {
                 Attempt::Done(out) => {

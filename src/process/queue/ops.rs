@@ -134,6 +134,10 @@ impl<T> ShmOp for PushOp<'_, T> {
     fn timed_out(&mut self) -> PushEnd<T> {
         PushEnd::Timeout(self.take_item())
     }
+
+    fn counted(&mut self) {
+        self.queue.ring().push_wake.rearm();
+    }
 }
 
 /// The state machine of one pop.
@@ -192,6 +196,10 @@ impl<T: DeserializeOwned> ShmOp for PopOp<'_, T> {
         POP_SPIN_PAUSE
     }
 
+    fn counted(&mut self) {
+        self.queue.ring().pop_wake.rearm();
+    }
+
     fn prepare_sleep(&mut self, _val: u32) -> bool {
         // Before sleeping behind a writer, make sure its death wakes us;
         // if it is dead already, skip its slot now.
@@ -237,6 +245,10 @@ impl<T> ShmOp for JoinOp<'_, T> {
 
     fn timed_out(&mut self) -> bool {
         false
+    }
+
+    fn counted(&mut self) {
+        self.queue.ring().join_wake.rearm();
     }
 }
 

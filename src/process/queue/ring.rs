@@ -158,6 +158,31 @@ pub(crate) enum Pop<R> {
     },
 }
 
+/// One side's wake-up: the futex word its waiters sleep on, their count
+/// (wait.rs), and `pending`, set by the first waker after they last looked.
+///
+/// A waiter clears `pending` after counting itself and before its last
+/// look at the ring; a waker that changed the ring and sees sleepers sets
+/// it, and only the one that finds it clear changes the word and makes the
+/// system call. So a pusher running while its popper has been woken but
+/// not yet scheduled (one core: for a whole time slice) makes no system
+/// call per item. No wake-up is lost: a waiter's clear comes before its
+/// look (`SeqCst` both sides), so a waker either sees it clear or the
+/// waiter sees the waker's item.
+#[derive(Clone, Copy)]
+pub(crate) struct Wake<'a> {
+    pub(crate) word: &'a AtomicU32,
+    pub(crate) sleepers: &'a AtomicU32,
+    pub(crate) pending: &'a AtomicU32,
+}
+
+impl Wake<'_> {
+    /// The waiter's side: called while counted, before looking.
+    pub(crate) fn rearm(&self) {
+        self.pending.store(0, Ordering::SeqCst);
+    }
+}
+
 /// The ring's words in the segment, and what wakes the other side.
 pub(crate) struct Ring<'a> {
     pub(crate) head: &'a AtomicU64,
@@ -174,12 +199,12 @@ pub(crate) struct Ring<'a> {
     pub(crate) slot_words: usize,
     /// The item size limit in bytes (at most the slot's room).
     pub(crate) limit: usize,
-    /// Poppers' word and sleepers: bumped after a push when someone sleeps.
-    pub(crate) pop_wake: (&'a AtomicU32, &'a AtomicU32),
+    /// Poppers' wake-up: bumped after a push when someone sleeps.
+    pub(crate) pop_wake: Wake<'a>,
     /// Pushers': bumped after a pop.
-    pub(crate) push_wake: (&'a AtomicU32, &'a AtomicU32),
+    pub(crate) push_wake: Wake<'a>,
     /// `join`'s: bumped when the unfinished count reaches zero.
-    pub(crate) join_wake: (&'a AtomicU32, &'a AtomicU32),
+    pub(crate) join_wake: Wake<'a>,
     /// Wakes every sleeper of a word (the futex; a no-op in unit tests).
     pub(crate) wake: fn(&AtomicU32),
 }
@@ -216,12 +241,16 @@ impl Ring<'_> {
         }
     }
 
-    /// Changes `word` and wakes its sleepers, if the count says there are any.
-    fn notify(&self, (word, sleepers): (&AtomicU32, &AtomicU32)) {
-        // SeqCst: the state change before this read of the count (wait.rs).
-        if sleepers.load(Ordering::SeqCst) != 0 {
-            word.fetch_add(1, Ordering::SeqCst);
-            (self.wake)(word);
+    /// Changes the word and wakes its sleepers, if the count says there
+    /// are any and no waker did since they last looked ([`Wake`]).
+    fn notify(&self, side: Wake<'_>) {
+        // SeqCst: the state change before these reads (wait.rs, `Wake`).
+        if side.sleepers.load(Ordering::SeqCst) != 0
+            && side.pending.load(Ordering::SeqCst) == 0
+            && side.pending.swap(1, Ordering::SeqCst) == 0
+        {
+            side.word.fetch_add(1, Ordering::SeqCst);
+            (self.wake)(side.word);
         }
     }
 

@@ -14,7 +14,7 @@ struct Words {
     closed: AtomicU32,
     skipped: AtomicU64,
     done: AtomicU64,
-    wake: [AtomicU32; 6],
+    wake: [AtomicU32; 9],
     slots: Vec<AtomicU64>,
     capacity: u64,
     slot_words: usize,
@@ -55,10 +55,18 @@ impl Words {
             capacity: self.capacity,
             slot_words: self.slot_words,
             limit: self.limit,
-            pop_wake: (&self.wake[0], &self.wake[1]),
-            push_wake: (&self.wake[2], &self.wake[3]),
-            join_wake: (&self.wake[4], &self.wake[5]),
+            pop_wake: self.wake(0),
+            push_wake: self.wake(3),
+            join_wake: self.wake(6),
             wake: |_| {},
+        }
+    }
+
+    fn wake(&self, at: usize) -> Wake<'_> {
+        Wake {
+            word: &self.wake[at],
+            sleepers: &self.wake[at + 1],
+            pending: &self.wake[at + 2],
         }
     }
 
