@@ -162,6 +162,11 @@ pub struct Condvar {
 pub struct WaitTimeoutResult(bool);
 
 impl WaitTimeoutResult {
+    #[cfg(all(target_os = "linux", feature = "process", not(loom)))]
+    pub(crate) fn new(timed_out: bool) -> WaitTimeoutResult {
+        WaitTimeoutResult(timed_out)
+    }
+
     /// `true` if the wait ended because the timeout elapsed: for a plain
     /// wait, no notification arrived in time; for a `wait_while` form, the
     /// predicate still asked to wait when the time was up.

@@ -59,6 +59,7 @@ pub(crate) enum Kind {
     Lock = 4,
     RLock = 5,
     Queue = 6,
+    Condition = 7,
 }
 
 impl Kind {
@@ -70,6 +71,7 @@ impl Kind {
             4 => Some(Kind::Lock),
             5 => Some(Kind::RLock),
             6 => Some(Kind::Queue),
+            7 => Some(Kind::Condition),
             _ => None,
         }
     }
@@ -82,6 +84,7 @@ impl Kind {
             Kind::Semaphore => "a Semaphore",
             Kind::RLock => "an RLock",
             Kind::Queue => "a Queue",
+            Kind::Condition => "a Condition",
         }
     }
 }

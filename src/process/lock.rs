@@ -26,10 +26,11 @@ use crate::engine::{deadline_after, named_future};
 const LAYOUT: u32 = 1;
 /// Participant slots: how many handles (in all processes) may have the
 /// lock open at once.
-const SLOTS: usize = 64;
+pub(super) const SLOTS: usize = 64;
 
+/// The lock's body; a `process::Condition`'s body starts with one.
 #[repr(C, align(64))]
-struct Body {
+pub(super) struct Body {
     word: AtomicU32,
     sleepers: AtomicU32,
     _pad: [AtomicU32; 14],
@@ -37,6 +38,13 @@ struct Body {
 }
 
 const _: () = assert!(size_of::<Body>() == 64 + 16 * SLOTS && SLOTS <= roster::MAX_SLOTS);
+
+impl Body {
+    /// The roster of the lock's handles.
+    pub(super) fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+}
 
 /// The outcome of an acquire: the guard, or the guard with the news that
 /// the previous holder died holding the lock.
@@ -187,7 +195,9 @@ impl Lock {
         )?)
     }
 
-    fn with(seg: Segment) -> io::Result<Lock> {
+    /// A handle on the lock at the start of `seg`'s body (a lock's, or a
+    /// condition's).
+    pub(super) fn with(seg: Segment) -> io::Result<Lock> {
         let claim = roster::claim_for(&seg.map().body::<Body>().slots, "lock")?;
         Ok(Lock {
             seg,
@@ -198,6 +208,16 @@ impl Lock {
 
     fn body(&self) -> &Body {
         self.seg.map().body()
+    }
+
+    /// The segment the lock is in.
+    pub(super) fn segment(&self) -> &Segment {
+        &self.seg
+    }
+
+    /// This handle's roster token.
+    pub(super) fn token(&self) -> u32 {
+        self.claim.token
     }
 
     /// Whether the lock is held (by anyone, alive or not).

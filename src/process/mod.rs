@@ -85,6 +85,7 @@
 //!   while a dead holder is being taken over).
 
 mod barrier;
+mod condition;
 mod event;
 mod futex;
 mod layout;
@@ -100,6 +101,7 @@ mod wait;
 mod watcher;
 
 pub use barrier::{Barrier, BarrierWait};
+pub use condition::{Condition, ConditionWait, ConditionWaitTimeout};
 pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};
 pub use queue::{

@@ -327,6 +327,7 @@ fn kind_tag(kind: Kind) -> &'static str {
         Kind::Semaphore => "semaphore",
         Kind::RLock => "rlock",
         Kind::Queue => "queue",
+        Kind::Condition => "condition",
     }
 }
 

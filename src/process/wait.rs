@@ -157,6 +157,11 @@ impl<S: ShmOp> AsyncShm<S> {
         }
     }
 
+    /// The op inside.
+    pub(crate) fn op(&self) -> &S {
+        &self.op
+    }
+
     /// Leaves the helper thread's watch and the sleepers count.
     fn settle(&mut self) {
         if let Some(registration) = self.registration.take() {

@@ -1,0 +1,927 @@
+//! `process::Condition`: Python's `multiprocessing.Condition`, a
+//! [`process::Lock`](super::Lock) and a queue of waiters in one segment.
+//!
+//! # Layout
+//!
+//! The body starts with a lock's body (its owner word, sleepers and
+//! roster), so the condition's lock *is* a `process::Lock` over the same
+//! segment; then a ticket counter and 128 waiter records:
+//!
+//! ```text
+//!  record word (futex) : state (bits 0..2: FREE, RESERVED, WAITING, NOTIFIED)
+//!                        | owner, a short roster token (bits 2..24)
+//!                        | seq (bits 24..32, bumped on every free, against ABA)
+//!  ticket              : the order of the wait (FIFO), written while RESERVED
+//! ```
+//!
+//! # Protocol
+//!
+//! Every change is one compare-exchange on one record word, so neither the
+//! lock nor any order between processes is needed, and a process killed at
+//! any instruction leaves every record in a state:
+//!
+//! * **wait** (lock held): `FREE → RESERVED(me)` (the claim names its owner
+//!   in the same step), ticket, `→ WAITING(me)`; release the lock; sleep on
+//!   the record word until it says `NOTIFIED`; `→ FREE`; take the lock.
+//! * **notify(n)**: up to `n` times, the `WAITING` record with the smallest
+//!   ticket `→ NOTIFIED`, then wake its word. Each compare-exchange succeeds
+//!   for one notifier only, so concurrent notifies wake distinct waiters and
+//!   the counts are exact; a record that registers during the scan is not
+//!   counted (it was not waiting "at that moment").
+//! * **timeout / cancel**: `WAITING → FREE`. If that fails the record was
+//!   notified: the wait reports a notification (timeout), or passes it on
+//!   with `notify(1)` (a dropped future).
+//! * **a dead owner**: a notifier that meets a `WAITING` or `RESERVED`
+//!   record of a process that is gone frees it instead of counting it (the
+//!   roster says who is gone; the reaper watches peers through pidfds, so
+//!   asking again is cheap).
+//!
+//! A record whose state is garbage (a scribbled segment) is neither a
+//! waiter nor free: it is never counted, and stays unusable.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::futex;
+use super::layout::{Kind, Meta};
+use super::lock::{self, Lock, LockAcquire, LockGuard, LockResult};
+use super::owner::Known;
+use super::roster;
+use super::segment::{DEFAULT_MODE, Mapping, Segment};
+use super::wait::{self, AsyncShm, Attempt, ShmOp};
+use crate::WaitTimeoutResult;
+use crate::engine::{Timed, deadline_after};
+
+/// The body's revision (bumped when `Body` changes).
+const LAYOUT: u32 = 1;
+/// Waiter records: waits at once, in all processes together.
+const RECORDS: usize = 128;
+
+const FREE: u32 = 0;
+const RESERVED: u32 = 1;
+const WAITING: u32 = 2;
+const NOTIFIED: u32 = 3;
+const OWNER_MASK: u32 = (1 << 22) - 1;
+
+fn record_word(state: u32, owner: u32, seq: u32) -> u32 {
+    state | (owner & OWNER_MASK) << 2 | seq << 24
+}
+
+fn state_of(word: u32) -> u32 {
+    word & 3
+}
+
+fn owner_of(word: u32) -> u32 {
+    (word >> 2) & OWNER_MASK
+}
+
+/// The same record freed: `FREE` with the next seq.
+fn freed(word: u32) -> u32 {
+    record_word(FREE, 0, (word >> 24).wrapping_add(1))
+}
+
+#[repr(C)]
+struct Record {
+    word: AtomicU32,
+    _pad: AtomicU32,
+    ticket: AtomicU64,
+}
+
+#[repr(C, align(64))]
+struct Tickets {
+    next: AtomicU64,
+    /// One past the highest record ever used (bounds the scans).
+    used: AtomicU32,
+    /// A count for `wait.rs` (notifiers always wake: it is not read).
+    sleepers: AtomicU32,
+}
+
+#[repr(C)]
+struct Body {
+    lock: lock::Body,
+    tickets: Tickets,
+    records: [Record; RECORDS],
+}
+
+const _: () = assert!(size_of::<Body>() % 64 == 0 && size_of::<Record>() == 16);
+
+/// A lock and a condition variable shared between processes — Python's
+/// `multiprocessing.Condition`.
+///
+/// The lock is a [`process::Lock`](super::Lock) (so a holder that dies
+/// hands [`OwnerDied`](super::OwnerDied) to the next locker, from
+/// [`lock`](Condition::lock_blocking) or from the relock at the end of a
+/// wait); [`wait_blocking`](Condition::wait_blocking) and friends take its
+/// guard, as `std`'s `Condvar` does. As for the in-process
+/// [`Condvar`](crate::Condvar) (SPEC §4): `notify(n)` wakes exactly the `n`
+/// oldest waiters waiting at that moment, in every process (none if nobody
+/// waits: nothing is stored); successive `notify_one()`s wake distinct
+/// waiters; a wait returns only after a notification (or its timeout);
+/// waiters are woken in the order they began waiting.
+///
+/// # A killed process
+///
+/// * Killed holding the lock: the next locker gets `OwnerDied` (the guard
+///   inside), as for `Lock`.
+/// * Killed while waiting: its record is reclaimed by the next notifier,
+///   which does not count it, so no notification is lost on it.
+/// * Killed after being notified, before relocking: that notification is
+///   gone with it (as in Python).
+///
+/// # Limits
+///
+/// 128 waiters at once, in all processes together; a wait that finds every
+/// record taken returns at once, relocked, as a spurious wake-up would
+/// (`wait_while` forms are unaffected: they look at the predicate again).
+///
+/// # Example
+///
+/// ```
+/// use rallypoint::process::{Condition, Event};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let name = format!("doc-cond-{}", std::process::id());
+/// let cond = Condition::create(&name)?;
+/// let peer = Condition::open(&name)?; // in another process, usually
+/// let ready = Event::anonymous()?;     // the state the condition guards
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let guard = peer.lock_blocking().unwrap();
+///         let _guard = peer.wait_while_blocking(guard, || !ready.is_set()).unwrap();
+///     });
+///     let _guard = cond.lock_blocking().unwrap();
+///     ready.set();
+///     cond.notify_all();
+/// });
+/// # Ok(())
+/// # }
+/// ```
+pub struct Condition {
+    lock: Lock,
+    /// This handle's short roster token (the owner in its records).
+    me: u32,
+    /// Peers this handle has seen waiting and watches.
+    known: Known,
+}
+
+impl Condition {
+    /// Creates a condition (its lock unlocked) under `name` in `/dev/shm`,
+    /// owner-only (mode `0o600`); the name is removed when this handle is
+    /// dropped unless [`persist`](Condition::persist)ed.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` if the name is taken, `InvalidInput` for a bad name,
+    /// or the system's error.
+    pub fn create(name: &str) -> io::Result<Condition> {
+        Condition::create_with_mode(name, DEFAULT_MODE)
+    }
+
+    /// [`create`](Condition::create) with the file mode `mode` (subject to
+    /// the umask).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Condition::create); `InvalidInput` for bits beyond
+    /// `0o777`.
+    pub fn create_with_mode(name: &str, mode: u32) -> io::Result<Condition> {
+        Condition::with(Segment::create(name, mode, meta(), |_| {})?)
+    }
+
+    /// Opens the condition another process created under `name`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `PermissionDenied`, `InvalidData` if the segment is not
+    /// a condition of this version, or `Other` if all 64 participant slots
+    /// are taken by live handles.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// assert!(Condition::open("no-such-condition").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn open(name: &str) -> io::Result<Condition> {
+        Condition::with(Segment::open(
+            name,
+            Kind::Condition,
+            LAYOUT,
+            size_of::<Body>(),
+        )?)
+    }
+
+    /// Creates a condition with no name (a sealed memfd), shared by handing
+    /// [`as_fd_owned`](Condition::as_fd_owned) to another process, which
+    /// takes it with [`from_fd`](Condition::from_fd).
+    ///
+    /// # Errors
+    ///
+    /// The system's error.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// let same = Condition::from_fd(cond.as_fd_owned()?)?;
+    /// drop(cond.lock_blocking());
+    /// assert_eq!(same.notify_all(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn anonymous() -> io::Result<Condition> {
+        Condition::with(Segment::anonymous(meta(), |_| {})?)
+    }
+
+    /// Takes over a condition segment's file descriptor, checking it as
+    /// [`open`](Condition::open) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Condition::open).
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Condition> {
+        Condition::with(Segment::adopt(
+            fd,
+            None,
+            Kind::Condition,
+            LAYOUT,
+            size_of::<Body>(),
+        )?)
+    }
+
+    fn with(seg: Segment) -> io::Result<Condition> {
+        let lock = Lock::with(seg)?;
+        Ok(Condition {
+            me: roster::short(lock.token()),
+            lock,
+            known: Known::default(),
+        })
+    }
+
+    fn map(&self) -> &Arc<Mapping> {
+        self.lock.segment().map()
+    }
+
+    fn body(&self) -> &Body {
+        self.map().body()
+    }
+
+    /// The condition's lock (e.g. for [`is_locked`](Lock::is_locked)).
+    pub fn as_lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// Waits for the condition's lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Lock::acquire`].
+    pub fn lock(&self) -> LockAcquire<'_> {
+        self.lock.acquire()
+    }
+
+    /// Blocks until it holds the condition's lock. Must not be called from
+    /// async code (use [`lock`](Condition::lock)).
+    pub fn lock_blocking(&self) -> LockResult<LockGuard<'_>> {
+        self.lock.acquire_blocking()
+    }
+
+    /// Blocks until it holds the lock or `timeout` passes (`None`). Must
+    /// not be called from async code.
+    pub fn lock_timeout_blocking(&self, timeout: Duration) -> Option<LockResult<LockGuard<'_>>> {
+        self.lock.acquire_timeout_blocking(timeout)
+    }
+
+    /// Takes the lock if it is free (or its holder is dead): `None` if a
+    /// live process holds it.
+    pub fn try_lock(&self) -> Option<LockResult<LockGuard<'_>>> {
+        self.lock.try_acquire()
+    }
+
+    fn check(&self, guard: &LockGuard<'_>) {
+        assert!(
+            std::ptr::eq(guard.lock(), &self.lock),
+            "the guard is not of this condition's lock"
+        );
+    }
+
+    /// Takes a free record for a wait, as this handle's: its index and
+    /// state word, or `None` if all are taken.
+    fn register(&self) -> Option<(usize, u32)> {
+        self.register_free()
+            .or_else(|| self.reclaim_dead().then(|| self.register_free()).flatten())
+    }
+
+    /// Frees the records of dead processes (a waiter killed while waiting
+    /// or registering): whether any was.
+    fn reclaim_dead(&self) -> bool {
+        let mut any = false;
+        for rec in &self.body().records {
+            let word = rec.word.load(Ordering::Acquire);
+            let state = state_of(word);
+            if (state == WAITING || state == RESERVED) && !self.owner_alive(owner_of(word)) {
+                any |= rec
+                    .word
+                    .compare_exchange(word, freed(word), Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok();
+            }
+        }
+        any
+    }
+
+    fn register_free(&self) -> Option<(usize, u32)> {
+        let body = self.body();
+        for (i, rec) in body.records.iter().enumerate() {
+            // Acquire: a record freed by another process is seen whole.
+            let word = rec.word.load(Ordering::Acquire);
+            if state_of(word) != FREE {
+                continue;
+            }
+            let seq = word >> 24;
+            let reserved = record_word(RESERVED, self.me, seq);
+            if rec
+                .word
+                .compare_exchange(word, reserved, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            body.tickets.used.fetch_max(i as u32 + 1, Ordering::AcqRel);
+            let ticket = body.tickets.next.fetch_add(1, Ordering::Relaxed);
+            // Relaxed: published by the `Release` store of WAITING.
+            rec.ticket.store(ticket, Ordering::Relaxed);
+            let waiting = record_word(WAITING, self.me, seq);
+            rec.word.store(waiting, Ordering::Release);
+            return Some((i, waiting));
+        }
+        None
+    }
+
+    /// Whether the owner of a record is alive (and watched).
+    fn owner_alive(&self, owner: u32) -> bool {
+        if owner == self.me {
+            return true;
+        }
+        let body = self.body();
+        let Some(token) = roster::expand(body.lock_slots(), owner) else {
+            return false;
+        };
+        self.known.watch(
+            self.map(),
+            body.lock_slots(),
+            token,
+            &body.tickets.sleepers,
+            (nothing_to_do, 0),
+            8,
+        )
+    }
+
+    /// Wakes up to `n` of the waiters waiting now, oldest first, in every
+    /// process: how many it woke.
+    ///
+    /// It does not need the lock (Python's does): a notification is not
+    /// stored, so hold the lock while changing what the waiters test to
+    /// not miss one that is about to wait.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// assert_eq!(cond.notify(3), 0); // nobody waits: nothing is stored
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn notify(&self, n: usize) -> usize {
+        let body = self.body();
+        let used = (body.tickets.used.load(Ordering::Acquire) as usize).min(RECORDS);
+        let records = &body.records[..used];
+        let mut tried = [false; RECORDS];
+        let mut woken = 0;
+        while woken < n {
+            // The oldest waiting record not tried yet.
+            let mut oldest: Option<(u64, usize, u32)> = None;
+            for (i, rec) in records.iter().enumerate() {
+                // Acquire: pairs with the `Release` of WAITING (ticket).
+                let word = rec.word.load(Ordering::Acquire);
+                if tried[i] || state_of(word) != WAITING {
+                    continue;
+                }
+                let ticket = rec.ticket.load(Ordering::Relaxed);
+                if oldest.is_none_or(|(t, _, _)| ticket < t) {
+                    oldest = Some((ticket, i, word));
+                }
+            }
+            let Some((_, i, word)) = oldest else { break };
+            tried[i] = true;
+            let rec = &records[i];
+            if !self.owner_alive(owner_of(word)) {
+                // A dead waiter: reclaim its record, count nobody.
+                let _ = rec.word.compare_exchange(
+                    word,
+                    freed(word),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+                continue;
+            }
+            let notified = record_word(NOTIFIED, owner_of(word), word >> 24);
+            // SeqCst: before the waiter's look after it counted itself.
+            if rec
+                .word
+                .compare_exchange(word, notified, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                futex::wake_all(&rec.word);
+                woken += 1;
+            }
+        }
+        woken
+    }
+
+    /// Wakes the oldest waiter, if any: whether one was woken.
+    pub fn notify_one(&self) -> bool {
+        self.notify(1) == 1
+    }
+
+    /// Wakes every waiter waiting now: how many.
+    pub fn notify_all(&self) -> usize {
+        self.notify(usize::MAX)
+    }
+
+    /// Releases the lock (held by `guard`), waits for a notification, and
+    /// takes the lock again. Must not be called from async code (use
+    /// [`wait`](Condition::wait)).
+    ///
+    /// # Errors
+    ///
+    /// [`OwnerDied`](super::OwnerDied) (the guard inside) if, while this
+    /// waited, a process died holding the lock.
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not of this condition's lock.
+    pub fn wait_blocking<'a>(&'a self, guard: LockGuard<'a>) -> LockResult<LockGuard<'a>> {
+        self.wait_until_blocking(guard, None).0
+    }
+
+    /// [`wait_blocking`](Condition::wait_blocking) for at most `timeout`
+    /// (the relock is not timed). Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Condition::wait_blocking).
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not of this condition's lock.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// use std::time::Duration;
+    /// let cond = Condition::anonymous()?;
+    /// let guard = cond.lock_blocking().unwrap();
+    /// let (guard, result) = cond.wait_timeout_blocking(guard, Duration::from_millis(10));
+    /// assert!(result.timed_out() && guard.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait_timeout_blocking<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        timeout: Duration,
+    ) -> (LockResult<LockGuard<'a>>, WaitTimeoutResult) {
+        let (guard, timed_out) = self.wait_until_blocking(guard, deadline_after(timeout));
+        (guard, WaitTimeoutResult::new(timed_out))
+    }
+
+    fn wait_until_blocking<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        deadline: Option<Instant>,
+    ) -> (LockResult<LockGuard<'a>>, bool) {
+        self.check(&guard);
+        let record = self.register();
+        drop(guard);
+        let timed_out = match record {
+            // No record: a spurious wake-up (type docs, "Limits").
+            None => {
+                std::thread::yield_now();
+                false
+            }
+            Some(record) => !wait::block(&mut self.notice_op(record), deadline),
+        };
+        (self.lock.acquire_blocking(), timed_out)
+    }
+
+    /// Waits (as [`wait_blocking`](Condition::wait_blocking)) while `pred`
+    /// returns `true`, which it calls with the lock held. Must not be
+    /// called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Condition::wait_blocking), at once.
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not of this condition's lock.
+    #[doc(alias = "wait_for")]
+    pub fn wait_while_blocking<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        pred: impl FnMut() -> bool,
+    ) -> LockResult<LockGuard<'a>> {
+        self.wait_while_until_blocking(guard, pred, None).0
+    }
+
+    /// [`wait_while_blocking`](Condition::wait_while_blocking) for at most
+    /// `timeout`: timed out if `pred` still asks to wait when the time is
+    /// up. Must not be called from async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Condition::wait_blocking), at once.
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not of this condition's lock.
+    #[doc(alias = "wait_for")]
+    pub fn wait_while_timeout_blocking<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        pred: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> (LockResult<LockGuard<'a>>, WaitTimeoutResult) {
+        let (guard, timed_out) =
+            self.wait_while_until_blocking(guard, pred, deadline_after(timeout));
+        (guard, WaitTimeoutResult::new(timed_out))
+    }
+
+    fn wait_while_until_blocking<'a>(
+        &'a self,
+        mut guard: LockGuard<'a>,
+        mut pred: impl FnMut() -> bool,
+        deadline: Option<Instant>,
+    ) -> (LockResult<LockGuard<'a>>, bool) {
+        loop {
+            if !pred() {
+                return (Ok(guard), false);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return (Ok(guard), true);
+            }
+            match self.wait_until_blocking(guard, deadline).0 {
+                Ok(next) => guard = next,
+                died @ Err(_) => return (died, false),
+            }
+        }
+    }
+
+    /// Releases the lock (held by `guard`), waits for a notification, and
+    /// takes the lock again.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Condition::wait_blocking).
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not of this condition's lock (when called, not when
+    /// polled).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped while waiting, the wait is withdrawn; dropped
+    /// after its notification arrived but before it relocked, it passes the
+    /// notification on to the next waiter. Either way the lock is not held
+    /// by the dropped future.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// futures_lite::future::block_on(async {
+    ///     let guard = cond.lock().await.unwrap();
+    ///     let mut wait = Box::pin(cond.wait(guard));
+    ///     // Not notified yet:
+    ///     assert!(futures_lite::future::poll_once(&mut wait).await.is_none());
+    ///     assert!(cond.notify_one());
+    ///     let _guard = wait.await.unwrap();
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait<'a>(&'a self, guard: LockGuard<'a>) -> ConditionWait<'a> {
+        ConditionWait::new(self, guard, None)
+    }
+
+    /// [`wait`](Condition::wait) for at most `timeout` (the relock is not
+    /// timed): the guard and whether it timed out.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Condition::wait_blocking).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Condition::wait).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Condition::wait).
+    pub fn wait_timeout<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        timeout: Duration,
+    ) -> ConditionWaitTimeout<'a> {
+        ConditionWaitTimeout(ConditionWait::new(self, guard, deadline_after(timeout)))
+    }
+
+    fn notice_op(&self, (index, word): (usize, u32)) -> NoticeOp<'_> {
+        NoticeOp {
+            cond: self,
+            index,
+            word,
+        }
+    }
+
+    /// Withdraws the wait of record `index` (state word `word`): `true` if
+    /// it had been notified (the record is freed either way).
+    fn withdraw(&self, index: usize, word: u32) -> bool {
+        let rec = &self.body().records[index];
+        match rec
+            .word
+            .compare_exchange(word, freed(word), Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => false,
+            Err(now) => {
+                let notified = state_of(now) == NOTIFIED && now >> 24 == word >> 24;
+                if notified {
+                    rec.word.store(freed(now), Ordering::Release);
+                }
+                notified
+            }
+        }
+    }
+}
+
+fn nothing_to_do(_map: &Mapping, _word: &AtomicU32, _arg: u32) {}
+
+impl Body {
+    fn lock_slots(&self) -> &[roster::Slot] {
+        self.lock.slots()
+    }
+}
+
+fn meta() -> Meta {
+    Meta {
+        kind: Kind::Condition,
+        layout: LAYOUT,
+        body_size: size_of::<Body>(),
+        creator_pid: std::process::id(),
+        params: [lock::SLOTS as u64, RECORDS as u64, 0, 0],
+    }
+}
+
+impl Condition {
+    /// A duplicate of the segment's file descriptor, e.g. to pass to a
+    /// child, which takes it over with [`from_fd`](Condition::from_fd).
+    ///
+    /// # Errors
+    ///
+    /// The system's error (out of descriptors).
+    pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
+        self.lock.as_fd_owned()
+    }
+
+    /// The segment's name, `None` for an anonymous condition.
+    pub fn name(&self) -> Option<&str> {
+        self.lock.name()
+    }
+
+    /// Removes the name now: handles already open keep working, and no
+    /// later `open` finds it. Any handle may call it.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if the segment is anonymous, was unlinked already, or the
+    /// name now refers to another segment.
+    pub fn unlink(&self) -> io::Result<()> {
+        self.lock.unlink()
+    }
+
+    /// Keeps the name after this (creating) handle is dropped, so that
+    /// processes started later can still open it.
+    pub fn persist(&self) {
+        self.lock.persist();
+    }
+}
+
+impl std::os::fd::AsFd for Condition {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.lock.as_fd()
+    }
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = self.body();
+        let used = (body.tickets.used.load(Ordering::Relaxed) as usize).min(RECORDS);
+        // Relaxed: a snapshot for display (a killed waiter is counted
+        // until a notifier reclaims its record).
+        let waiters = body.records[..used]
+            .iter()
+            .filter(|r| state_of(r.word.load(Ordering::Relaxed)) == WAITING)
+            .count();
+        f.debug_struct("Condition")
+            .field("name", &self.name())
+            .field("locked", &self.lock.is_locked())
+            .field("waiters", &waiters)
+            .finish()
+    }
+}
+
+/// The wait for a notification on one record.
+pub(crate) struct NoticeOp<'a> {
+    cond: &'a Condition,
+    index: usize,
+    /// The record's `WAITING` word.
+    word: u32,
+}
+
+impl NoticeOp<'_> {
+    fn record(&self) -> &Record {
+        &self.cond.body().records[self.index]
+    }
+}
+
+impl ShmOp for NoticeOp<'_> {
+    /// `true` if notified.
+    type Output = bool;
+
+    fn mapping(&self) -> &Arc<Mapping> {
+        self.cond.map()
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        &self.record().word
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        &self.cond.body().tickets.sleepers
+    }
+
+    fn attempt(&mut self) -> Attempt<bool> {
+        // SeqCst: pairs with the notifier's compare-exchange.
+        let now = self.record().word.load(Ordering::SeqCst);
+        if now == self.word {
+            return Attempt::Sleep(now);
+        }
+        if state_of(now) == NOTIFIED && now >> 24 == self.word >> 24 {
+            self.record().word.store(freed(now), Ordering::Release);
+        }
+        // Notified; or the record is not ours any more (reclaimed by a
+        // notifier that took this process for dead, or scribbled on): the
+        // wait ends as a spurious wake-up would.
+        Attempt::Done(true)
+    }
+
+    fn timed_out(&mut self) -> bool {
+        self.cond.withdraw(self.index, self.word)
+    }
+}
+
+impl fmt::Debug for NoticeOp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NoticeOp")
+            .field("record", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Phase<'a> {
+    /// Waiting for the notification on a record (`None`: no record was
+    /// free, a spurious wake-up).
+    Notice(Option<Timed<AsyncShm<NoticeOp<'a>>>>),
+    /// Notified (or timed out, or spuriously woken); taking the lock back,
+    /// with whether it timed out and whether it holds a notification.
+    Relock(LockAcquire<'a>, bool, bool),
+    Done,
+}
+
+/// Future returned by [`Condition::wait`](crate::process::Condition::wait).
+///
+/// # Panics
+///
+/// Polling the future again after it returned `Ready` panics, as for most
+/// futures.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ConditionWait<'a> {
+    cond: &'a Condition,
+    phase: Phase<'a>,
+}
+
+impl<'a> ConditionWait<'a> {
+    fn new(cond: &'a Condition, guard: LockGuard<'a>, deadline: Option<Instant>) -> Self {
+        cond.check(&guard);
+        let record = cond.register();
+        drop(guard);
+        let notice = record.map(|r| Timed::new(AsyncShm::new(cond.notice_op(r)), deadline));
+        ConditionWait {
+            cond,
+            phase: Phase::Notice(notice),
+        }
+    }
+
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<(LockResult<LockGuard<'a>>, bool)> {
+        loop {
+            match &mut self.phase {
+                Phase::Notice(notice) => {
+                    let (timed_out, notified) = match notice {
+                        None => (false, false),
+                        Some(timed) => match timed.poll(cx) {
+                            Poll::Ready(notified) => (!notified, notified),
+                            Poll::Pending => return Poll::Pending,
+                        },
+                    };
+                    self.phase = Phase::Relock(self.cond.lock.acquire(), timed_out, notified);
+                }
+                Phase::Relock(relock, timed_out, _) => {
+                    let timed_out = *timed_out;
+                    match Pin::new(relock).poll(cx) {
+                        Poll::Ready(guard) => {
+                            self.phase = Phase::Done;
+                            return Poll::Ready((guard, timed_out));
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Phase::Done => panic!("rallypoint future polled after completion"),
+            }
+        }
+    }
+}
+
+impl<'a> Future for ConditionWait<'a> {
+    type Output = LockResult<LockGuard<'a>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_wait(cx).map(|(guard, _)| guard)
+    }
+}
+
+impl Drop for ConditionWait<'_> {
+    fn drop(&mut self) {
+        let passed_on = match std::mem::replace(&mut self.phase, Phase::Done) {
+            // Still waiting: withdraw; a notification that landed meanwhile
+            // goes to the next waiter.
+            Phase::Notice(Some(timed)) => {
+                let notice = timed.op().op();
+                let (index, word) = (notice.index, notice.word);
+                drop(timed);
+                self.cond.withdraw(index, word)
+            }
+            // Notified, not relocked: pass it on.
+            Phase::Relock(_, _, notified) => notified,
+            Phase::Notice(None) | Phase::Done => false,
+        };
+        if passed_on {
+            self.cond.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for ConditionWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConditionWait").finish_non_exhaustive()
+    }
+}
+
+/// Future returned by
+/// [`Condition::wait_timeout`](crate::process::Condition::wait_timeout):
+/// the guard and whether the wait timed out.
+///
+/// # Panics
+///
+/// As [`ConditionWait`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug)]
+pub struct ConditionWaitTimeout<'a>(ConditionWait<'a>);
+
+impl<'a> Future for ConditionWaitTimeout<'a> {
+    type Output = (LockResult<LockGuard<'a>>, WaitTimeoutResult);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0
+            .poll_wait(cx)
+            .map(|(guard, timed_out)| (guard, WaitTimeoutResult::new(timed_out)))
+    }
+}
