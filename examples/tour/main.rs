@@ -1,7 +1,7 @@
 //! rallypoint's guided tour: one short narrated scenario per primitive, each
 //! run with OS threads, with tokio tasks and with smol tasks — and often
-//! with both worlds on the same instance at once; then an Event, a Lock
-//! and a Semaphore shared with other processes.
+//! with both worlds on the same instance at once; then an Event, a Lock,
+//! a Semaphore, a Queue and a Condition shared with other processes.
 //!
 //! Run with `cargo run --release --example tour` (a few seconds).
 
@@ -37,6 +37,9 @@ fn main() {
     chapter("Semaphore", semaphore::run);
     chapter("Queue, Stack and PriorityQueue", queue::run);
     #[cfg(target_os = "linux")]
-    chapter("Across processes: Event, Lock and Semaphore", process::run);
+    chapter(
+        "Across processes: Event, Lock, Semaphore, Queue and Condition",
+        process::run,
+    );
     println!("\nTour finished in {:.1?}.", start.elapsed());
 }

@@ -4,17 +4,23 @@
 //! one `set()` releases all four. Then a copy takes a Lock and is killed
 //! holding it: the next locker is told, and holds the lock. Last, a copy
 //! queues first on a strict Semaphore and is killed while it waits: the
-//! permit released next goes to the waiter behind it, here.
+//! permit released next goes to the waiter behind it, here. Then a copy
+//! pushes numbered items onto a Queue as fast as it can, a task here pops
+//! them, and the copy is killed mid-stream: what is left is whole and in
+//! order. Last, a copy waits on a Condition and one `notify_one()` here
+//! wakes it.
 
 use std::process::Command;
 use std::time::Duration;
 
 use rallypoint::Fairness;
-use rallypoint::process::{Event, Lock, Semaphore};
+use rallypoint::process::{Condition, Event, Lock, Queue, Semaphore};
 
 const ROLE: &str = "--tour-process-child";
 const LOCK_ROLE: &str = "--tour-process-lock-holder";
 const SEM_ROLE: &str = "--tour-process-sem-waiter";
+const QUEUE_ROLE: &str = "--tour-process-producer";
+const COND_ROLE: &str = "--tour-process-cond-waiter";
 
 /// In a child copy of the tour: its part of the chapter. `true` if this
 /// process is such a child (and has done its part).
@@ -43,6 +49,28 @@ pub(crate) fn child() -> bool {
         );
         let _never = sem.acquire_blocking();
         unreachable!("killed before any permit is released");
+    }
+    if role == QUEUE_ROLE {
+        let queue = Queue::<(u64, String)>::open(name).expect("open the queue");
+        println!("  child {} ({flavour}): pushing", std::process::id());
+        for i in 0u64.. {
+            queue
+                .push_blocking((i, format!("item {i}")))
+                .expect("the queue stays open");
+        }
+    }
+    if role == COND_ROLE {
+        let cond = Condition::open(name).expect("open the condition");
+        let guard = cond.lock_blocking().expect("nobody died");
+        println!(
+            "  child {} ({flavour}): waiting on the condition",
+            std::process::id()
+        );
+        let (guard, result) = cond.wait_timeout_blocking(guard, Duration::from_secs(30));
+        assert!(!result.timed_out(), "never notified");
+        drop(guard);
+        println!("  child {} ({flavour}): notified", std::process::id());
+        return true;
     }
     if role != ROLE {
         return false;
@@ -158,4 +186,52 @@ pub(crate) fn run() {
         behind.join().unwrap();
     });
     println!("  {sem:?}");
+
+    // A producer killed with SIGKILL mid-stream.
+    let queue_name = format!("{name}-queue");
+    let queue = Queue::<(u64, String)>::create(&queue_name, 64).expect("create the queue");
+    let mut producer = Command::new(&exe)
+        .args([QUEUE_ROLE, "blocking", &queue_name])
+        .spawn()
+        .expect("start the producer");
+    let mut next = 0;
+    smol::block_on(async {
+        while next < 2000 {
+            let (i, text) = queue
+                .pop_timeout(Duration::from_secs(30))
+                .await
+                .expect("an item");
+            assert_eq!((i, text), (next, format!("item {next}")));
+            next += 1;
+        }
+    });
+    producer.kill().expect("kill");
+    producer.wait().expect("reap");
+    println!(
+        "  parent task: popped {next} items in order; killed child {} mid-push",
+        producer.id()
+    );
+    while let Ok((i, text)) = queue.pop_timeout_blocking(Duration::from_millis(50)) {
+        assert_eq!((i, text), (next, format!("item {next}")));
+        next += 1;
+    }
+    println!("  parent: {next} items in all, none torn, none twice; the queue is empty: {queue:?}");
+
+    // A waiter in another process, notified from here.
+    let cond_name = format!("{name}-cond");
+    let cond = Condition::create(&cond_name).expect("create the condition");
+    let mut waiter = Command::new(&exe)
+        .args([COND_ROLE, "blocking", &cond_name])
+        .spawn()
+        .expect("start the waiter");
+    let start = std::time::Instant::now();
+    while !cond.notify_one() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the waiter never waited"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("  parent: notify_one() woke it");
+    assert!(waiter.wait().expect("reap").success());
 }

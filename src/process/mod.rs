@@ -1,5 +1,6 @@
 //! Primitives shared between processes: Python's `multiprocessing`
-//! `Event`, `Barrier`, `Semaphore`/`BoundedSemaphore`, `Lock` and `RLock`,
+//! `Event`, `Barrier`, `Semaphore`/`BoundedSemaphore`, `Lock`, `RLock`,
+//! `Condition` and `Queue`/`JoinableQueue`,
 //! with the same four forms (`.await`, `_blocking`, `_timeout`, `try_`) as
 //! the in-process types (`RLock`: the blocking ones, as in Python), across
 //! any mix of threads, tasks and processes (SPEC §8).
@@ -14,6 +15,8 @@
 //! | `Semaphore(value)` / `BoundedSemaphore(value)` | [`Semaphore::create`] / [`Semaphore::create_bounded`] / [`Semaphore::open`], [`Semaphore::builder`] (bound, [`Fairness`](crate::Fairness), mode), [`Semaphore::anonymous`] |
 //! | `RLock()` | [`RLock::create`] / [`RLock::open`], [`RLock::anonymous`]; blocking forms only, reentrant for the holding thread |
 //! | `Lock()` | [`Lock::create`] / [`Lock::open`], [`Lock::anonymous`]; `acquire`/`release` are [`Lock::acquire`] and dropping the [`LockGuard`] |
+//! | `Condition()` | [`Condition::create`] / [`Condition::open`], [`Condition::anonymous`]; `with cond:` is [`Condition::lock_blocking`], `wait(timeout)` is [`Condition::wait_timeout_blocking`] (or `wait().await`), `wait_for` is [`Condition::wait_while_blocking`] |
+//! | `Queue(maxsize)` / `JoinableQueue(maxsize)` | [`Queue::create`] / [`Queue::open`], [`Queue::anonymous`], [`Queue::builder`] (item size limit, mode); `put`/`get` are [`Queue::push`]/[`Queue::pop`] in four forms, `task_done`/`join` as in Python, `close` is Python 3.13's `shutdown` |
 //!
 //! # How it works
 //!
@@ -62,6 +65,16 @@
 //!   One killed inside the semaphore's short internal critical section
 //!   (a mutex in the segment, taken over like a `Lock`) is repaired by the
 //!   next process to enter it.
+//! * [`Condition`]: its lock is a [`Lock`] (a killed holder hands
+//!   [`OwnerDied`] on, also to a waiter's relock). A waiter killed while
+//!   waiting is reclaimed by the next notifier, which does not count it;
+//!   one killed after its notification, before relocking, takes it along.
+//! * [`Queue`]: a producer killed at any point of a push leaves the item
+//!   wholly in the queue or not at all (a slot it had taken is skipped by
+//!   the consumers, who watch it like the semaphore's waiters do); a
+//!   consumer killed in a pop leaves the item in the queue, or took it
+//!   (gone, as in Python). Nothing is torn, duplicated or repaired later:
+//!   every change is one atomic operation on one word.
 //! * A `fork()`ed child inherits its parent's handles, and with them the
 //!   parent's identity: it must open handles of its own.
 //!
@@ -78,6 +91,12 @@
 //!   the others, who then fault (`SIGBUS`) on access; anonymous segments are
 //!   sealed against it. Mode `0o600` keeps other users out.
 //! * Peers must be on the same machine (futexes are local).
+//! * A condition has 128 waiter records (all processes together); a wait
+//!   that finds them all taken returns at once, as a spurious wake-up.
+//! * A queue's waiters of several processes are woken together and race:
+//!   no FIFO order among waiting poppers (or pushers) across processes.
+//!   Its segment is about `capacity × item size limit` bytes (at most
+//!   1 GiB).
 //! * A semaphore's queue has 128 records (waiters of all processes
 //!   together); an acquire that finds them all taken waits for one to be
 //!   freed, outside the FIFO order. Its async acquires take the internal
