@@ -30,7 +30,7 @@
 //! and the in-process `Queue` between two threads as the ceiling. One
 //! measurement ends when the child has popped a marker pushed last and
 //! said so on an ack queue. Group `process_queue_2x2`: producers here and
-//! in a child, two consumer children. Group `process_queue_roundtrip`: this
+//! in a child, two consumer children, `u64` and 1 KiB items. Group `process_queue_roundtrip`: this
 //! process pushes into `ping`, a child pops it and pushes into `pong`, this
 //! process pops; one iteration is one round trip.
 //!
@@ -117,9 +117,20 @@ mod linux {
             "queue-produce" => {
                 // On a count from `cmd`, push that many items; then ack.
                 use rallypoint::process::Queue;
-                let q = Queue::<u64>::open(&name).expect("open queue");
                 let cmd = Queue::<u64>::open(&format!("{name}-cmd")).expect("open cmd");
                 let ack = Queue::<u64>::open(&format!("{name}-pack")).expect("open ack");
+                if name.contains("-kib") {
+                    let q = Queue::<String>::open(&name).expect("open queue");
+                    let item = "x".repeat(1024);
+                    loop {
+                        let n = cmd.pop_blocking().expect("open");
+                        for _ in 0..n {
+                            q.push_blocking(item.clone()).expect("open");
+                        }
+                        ack.push_blocking(0).expect("open");
+                    }
+                }
+                let q = Queue::<u64>::open(&name).expect("open queue");
                 loop {
                     let n = cmd.pop_blocking().expect("open");
                     for i in 0..n {
@@ -488,6 +499,41 @@ mod linux {
                     pack.pop_blocking().expect("open");
                     for _ in 0..2 {
                         q.push_blocking(u64::MAX).expect("open");
+                    }
+                    for _ in 0..2 {
+                        ack.pop_blocking().expect("open");
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        {
+            // The same with 1 KiB items.
+            let name = format!("{base}-2x2-kib");
+            let q = Queue::<String>::builder(1024)
+                .item_size_limit(1100)
+                .create(&name)
+                .expect("create");
+            let ack = small(&format!("{name}-ack"), 4);
+            let cmd = small(&format!("{name}-cmd"), 4);
+            let pack = small(&format!("{name}-pack"), 4);
+            let _peers = [
+                spawn("queue-consume", &name),
+                spawn("queue-consume", &name),
+                spawn("queue-produce", &name),
+            ];
+            let item = "x".repeat(1024);
+            group.bench_function("rallypoint-1KiB/blocking", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    let theirs = iters / 2;
+                    cmd.push_blocking(theirs).expect("open");
+                    for _ in 0..iters - theirs {
+                        q.push_blocking(item.clone()).expect("open");
+                    }
+                    pack.pop_blocking().expect("open");
+                    for _ in 0..2 {
+                        q.push_blocking(String::new()).expect("open");
                     }
                     for _ in 0..2 {
                         ack.pop_blocking().expect("open");

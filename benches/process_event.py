@@ -149,20 +149,22 @@ def run_joinable(rounds):
     return run_queue_with(mp.JoinableQueue, 7, rounds, joinable=True)
 
 
-def q_produce(q, n, done):
-    for i in range(n):
-        q.put(i)
+def q_produce(q, n, done, item):
+    for _ in range(n):
+        q.put(item)
     done.put(0)
 
 
-def run_queue_2x2(rounds):
+def run_queue_2x2(rounds, item=7):
     q, ack, done = mp.Queue(1024), mp.Queue(), mp.Queue()
     getters = [
         mp.Process(target=q_consume, args=(q, ack, False), daemon=True) for _ in range(2)
     ]
     for g in getters:
         g.start()
-    putters = [mp.Process(target=q_produce, args=(q, rounds // 2, done)) for _ in range(2)]
+    putters = [
+        mp.Process(target=q_produce, args=(q, rounds // 2, done, item)) for _ in range(2)
+    ]
     start = time.perf_counter()
     for p in putters:
         p.start()
@@ -222,6 +224,13 @@ def main():
     report("multiprocessing.Queue 1->1 1 KiB", "item", run_queue_kib, rounds * 5, runs)
     report("multiprocessing.JoinableQueue 1->1 small", "item", run_joinable, rounds * 5, runs)
     report("multiprocessing.Queue 2x2 small", "item", run_queue_2x2, rounds * 5, runs)
+    report(
+        "multiprocessing.Queue 2x2 1 KiB",
+        "item",
+        lambda n: run_queue_2x2(n, bytes(1024)),
+        rounds * 5,
+        runs,
+    )
     report("multiprocessing.Queue round trip", "round trip", run_queue_roundtrip, rounds, runs)
 
 

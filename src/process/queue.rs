@@ -119,6 +119,10 @@ impl Shape {
         self.capacity as usize * self.slot_words
     }
 
+    fn ring_bytes(&self) -> usize {
+        self.words() * 8
+    }
+
     fn body_size(&self) -> Option<usize> {
         let ring = usize::try_from(self.capacity)
             .ok()?
@@ -221,6 +225,7 @@ pub struct Queue<T> {
 pub struct QueueBuilder<T> {
     capacity: usize,
     limit: usize,
+    budget: Option<usize>,
     mode: u32,
     _items: PhantomData<fn(T) -> T>,
 }
@@ -241,17 +246,49 @@ impl<T> QueueBuilder<T> {
         self
     }
 
+    /// The most memory the ring may take, in bytes: creating a queue whose
+    /// `capacity` slots of `item_size_limit` bytes (plus 8 each) do not
+    /// fit fails with `InvalidInput`, which names the capacity that would.
+    /// (Slots are of one size, so that every push and pop is one
+    /// compare-exchange and a killed producer leaves a hole of one slot:
+    /// the budget bounds the segment, it is not shared between items of
+    /// different sizes.)
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u64>::builder(1024).item_size_limit(16).byte_budget(64 << 10).anonymous()?;
+    /// assert_eq!(q.ring_bytes(), 1024 * 24);
+    /// let err = Queue::<u64>::builder(1 << 20).byte_budget(1 << 20).anonymous().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn byte_budget(mut self, bytes: usize) -> Self {
+        self.budget = Some(bytes);
+        self
+    }
+
     fn shape(&self) -> io::Result<Shape> {
-        Shape::new(self.capacity, self.limit).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "a queue of {} items of up to {} bytes: capacity must be at least 1 \
-                     and the ring at most {MAX_BODY} bytes",
-                    self.capacity, self.limit
-                ),
-            )
-        })
+        let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+        let shape = Shape::new(self.capacity, self.limit).ok_or_else(|| {
+            invalid(format!(
+                "a queue of {} items of up to {} bytes: capacity must be at least 1, \
+                 the item size limit at most 4 MiB - 1 and the ring at most {MAX_BODY} bytes",
+                self.capacity, self.limit
+            ))
+        })?;
+        match self.budget {
+            Some(budget) if shape.ring_bytes() > budget => Err(invalid(format!(
+                "a ring of {} slots of {} bytes is {} bytes, over the budget of {budget}: \
+                 at most {} slots fit",
+                shape.capacity,
+                shape.slot_words * 8,
+                shape.ring_bytes(),
+                budget / (shape.slot_words * 8)
+            ))),
+            _ => Ok(shape),
+        }
     }
 
     /// Creates the queue under `name` in `/dev/shm`.
@@ -399,6 +436,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         QueueBuilder {
             capacity,
             limit: DEFAULT_ITEM_SIZE_LIMIT,
+            budget: None,
             mode: DEFAULT_MODE,
             _items: PhantomData,
         }
@@ -584,6 +622,12 @@ impl<T> Queue<T> {
     /// The largest encoded item the queue takes, in bytes.
     pub fn item_size_limit(&self) -> usize {
         self.shape.limit
+    }
+
+    /// The ring's size in the segment, in bytes: `capacity` slots of the
+    /// item size limit plus an 8-byte state word, rounded up to 8 bytes.
+    pub fn ring_bytes(&self) -> usize {
+        self.shape.ring_bytes()
     }
 
     /// Closes the queue, in every process: later pushes fail and hand their
