@@ -40,14 +40,13 @@
 //! waiter nor free: it is never counted, and stays unusable.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+mod wait;
 
 use super::futex;
 use super::layout::{Kind, Meta};
@@ -55,9 +54,12 @@ use super::lock::{self, Lock, LockAcquire, LockGuard, LockResult};
 use super::owner::Known;
 use super::roster;
 use super::segment::{DEFAULT_MODE, Mapping, Segment};
-use super::wait::{self, AsyncShm, Attempt, ShmOp};
+use super::wait as shm_wait;
 use crate::WaitTimeoutResult;
-use crate::engine::{Timed, deadline_after};
+use crate::engine::deadline_after;
+
+use self::wait::NoticeOp;
+pub use self::wait::{ConditionWait, ConditionWaitTimeout};
 
 /// The body's revision (bumped when `Body` changes).
 const LAYOUT: u32 = 1;
@@ -180,6 +182,16 @@ impl Condition {
     ///
     /// `AlreadyExists` if the name is taken, `InvalidInput` for a bad name,
     /// or the system's error.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let name = format!("doc-cond-create-{}", std::process::id());
+    /// let cond = Condition::create(&name)?;
+    /// assert_eq!(cond.name(), Some(name.as_str()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create(name: &str) -> io::Result<Condition> {
         Condition::create_with_mode(name, DEFAULT_MODE)
     }
@@ -191,6 +203,16 @@ impl Condition {
     ///
     /// As [`create`](Condition::create); `InvalidInput` for bits beyond
     /// `0o777`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let name = format!("doc-cond-mode-{}", std::process::id());
+    /// let cond = Condition::create_with_mode(&name, 0o600)?;
+    /// assert!(!cond.as_lock().is_locked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create_with_mode(name: &str, mode: u32) -> io::Result<Condition> {
         Condition::with(Segment::create(name, mode, meta(), |_| {})?)
     }
@@ -247,6 +269,17 @@ impl Condition {
     /// # Errors
     ///
     /// As [`open`](Condition::open).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// let same = Condition::from_fd(cond.as_fd_owned()?)?;
+    /// let _guard = cond.lock_blocking().unwrap();
+    /// assert!(same.as_lock().is_locked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> io::Result<Condition> {
         Condition::with(Segment::adopt(
             fd,
@@ -275,6 +308,16 @@ impl Condition {
     }
 
     /// The condition's lock (e.g. for [`is_locked`](Lock::is_locked)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// let _guard = cond.lock_blocking().unwrap();
+    /// assert!(cond.as_lock().is_locked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn as_lock(&self) -> &Lock {
         &self.lock
     }
@@ -284,24 +327,70 @@ impl Condition {
     /// # Cancel safety
     ///
     /// As [`Lock::acquire`].
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// futures_lite::future::block_on(async {
+    ///     let _guard = cond.lock().await.expect("nobody died");
+    ///     assert!(cond.try_lock().is_none());
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn lock(&self) -> LockAcquire<'_> {
         self.lock.acquire()
     }
 
     /// Blocks until it holds the condition's lock. Must not be called from
     /// async code (use [`lock`](Condition::lock)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// let guard = cond.lock_blocking().expect("nobody died");
+    /// drop(guard);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn lock_blocking(&self) -> LockResult<LockGuard<'_>> {
         self.lock.acquire_blocking()
     }
 
     /// Blocks until it holds the lock or `timeout` passes (`None`). Must
     /// not be called from async code.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// use std::time::Duration;
+    /// let cond = Condition::anonymous()?;
+    /// let _held = cond.lock_blocking().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(cond.lock_timeout_blocking(Duration::from_millis(10)).is_none()));
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn lock_timeout_blocking(&self, timeout: Duration) -> Option<LockResult<LockGuard<'_>>> {
         self.lock.acquire_timeout_blocking(timeout)
     }
 
     /// Takes the lock if it is free (or its holder is dead): `None` if a
     /// live process holds it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// let guard = cond.try_lock().expect("free").unwrap();
+    /// assert!(cond.try_lock().is_none());
+    /// drop(guard);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_lock(&self) -> Option<LockResult<LockGuard<'_>>> {
         self.lock.try_acquire()
     }
@@ -447,11 +536,29 @@ impl Condition {
     }
 
     /// Wakes the oldest waiter, if any: whether one was woken.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// assert!(!cond.notify_one()); // nobody waits
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn notify_one(&self) -> bool {
         self.notify(1) == 1
     }
 
     /// Wakes every waiter waiting now: how many.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// assert_eq!(cond.notify_all(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn notify_all(&self) -> usize {
         self.notify(usize::MAX)
     }
@@ -468,6 +575,23 @@ impl Condition {
     /// # Panics
     ///
     /// If `guard` is not of this condition's lock.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// std::thread::scope(|s| {
+    ///     let guard = cond.lock_blocking().unwrap();
+    ///     s.spawn(|| {
+    ///         // Takes the lock only once the waiter released it in `wait`.
+    ///         let _guard = cond.lock_blocking().unwrap();
+    ///         cond.notify_one();
+    ///     });
+    ///     let _guard = cond.wait_blocking(guard).unwrap();
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_blocking<'a>(&'a self, guard: LockGuard<'a>) -> LockResult<LockGuard<'a>> {
         self.wait_until_blocking(guard, None).0
     }
@@ -517,7 +641,7 @@ impl Condition {
                 std::thread::yield_now();
                 false
             }
-            Some(record) => !wait::block(&mut self.notice_op(record), deadline),
+            Some(record) => !shm_wait::block(&mut self.notice_op(record), deadline),
         };
         (self.lock.acquire_blocking(), timed_out)
     }
@@ -533,6 +657,25 @@ impl Condition {
     /// # Panics
     ///
     /// If `guard` is not of this condition's lock.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// let cond = Condition::anonymous()?;
+    /// let ready = AtomicBool::new(false); // in real use, state in shared memory
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let _guard = cond.lock_blocking().unwrap();
+    ///         ready.store(true, Ordering::SeqCst);
+    ///         cond.notify_all();
+    ///     });
+    ///     let guard = cond.lock_blocking().unwrap();
+    ///     let _guard = cond.wait_while_blocking(guard, || !ready.load(Ordering::SeqCst)).unwrap();
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
     #[doc(alias = "wait_for")]
     pub fn wait_while_blocking<'a>(
         &'a self,
@@ -553,6 +696,18 @@ impl Condition {
     /// # Panics
     ///
     /// If `guard` is not of this condition's lock.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// use std::time::Duration;
+    /// let cond = Condition::anonymous()?;
+    /// let guard = cond.lock_blocking().unwrap();
+    /// let (guard, result) = cond.wait_while_timeout_blocking(guard, || true, Duration::from_millis(10));
+    /// assert!(result.timed_out() && guard.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     #[doc(alias = "wait_for")]
     pub fn wait_while_timeout_blocking<'a>(
         &'a self,
@@ -637,6 +792,20 @@ impl Condition {
     /// # Cancel safety
     ///
     /// As [`wait`](Condition::wait).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// use std::time::Duration;
+    /// let cond = Condition::anonymous()?;
+    /// futures_lite::future::block_on(async {
+    ///     let guard = cond.lock().await.unwrap();
+    ///     let (guard, result) = cond.wait_timeout(guard, Duration::from_millis(10)).await;
+    ///     assert!(result.timed_out() && guard.is_ok());
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_timeout<'a>(
         &'a self,
         guard: LockGuard<'a>,
@@ -698,11 +867,29 @@ impl Condition {
     /// # Errors
     ///
     /// The system's error (out of descriptors).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let cond = Condition::anonymous()?;
+    /// let fd = cond.as_fd_owned()?; // hand it to a child process
+    /// let _same = Condition::from_fd(fd)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn as_fd_owned(&self) -> io::Result<OwnedFd> {
         self.lock.as_fd_owned()
     }
 
     /// The segment's name, `None` for an anonymous condition.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// assert_eq!(Condition::anonymous()?.name(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.lock.name()
     }
@@ -714,12 +901,36 @@ impl Condition {
     ///
     /// `NotFound` if the segment is anonymous, was unlinked already, or the
     /// name now refers to another segment.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let name = format!("doc-cond-unlink-{}", std::process::id());
+    /// let cond = Condition::create(&name)?;
+    /// cond.unlink()?;
+    /// assert!(Condition::open(&name).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn unlink(&self) -> io::Result<()> {
         self.lock.unlink()
     }
 
     /// Keeps the name after this (creating) handle is dropped, so that
     /// processes started later can still open it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Condition;
+    /// let name = format!("doc-cond-persist-{}", std::process::id());
+    /// let cond = Condition::create(&name)?;
+    /// cond.persist();
+    /// drop(cond);
+    /// let again = Condition::open(&name)?; // still there
+    /// again.unlink()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn persist(&self) {
         self.lock.persist();
     }
@@ -746,182 +957,5 @@ impl fmt::Debug for Condition {
             .field("locked", &self.lock.is_locked())
             .field("waiters", &waiters)
             .finish()
-    }
-}
-
-/// The wait for a notification on one record.
-pub(crate) struct NoticeOp<'a> {
-    cond: &'a Condition,
-    index: usize,
-    /// The record's `WAITING` word.
-    word: u32,
-}
-
-impl NoticeOp<'_> {
-    fn record(&self) -> &Record {
-        &self.cond.body().records[self.index]
-    }
-}
-
-impl ShmOp for NoticeOp<'_> {
-    /// `true` if notified.
-    type Output = bool;
-
-    fn mapping(&self) -> &Arc<Mapping> {
-        self.cond.map()
-    }
-
-    fn word(&self) -> &AtomicU32 {
-        &self.record().word
-    }
-
-    fn sleepers(&self) -> &AtomicU32 {
-        &self.cond.body().tickets.sleepers
-    }
-
-    fn attempt(&mut self) -> Attempt<bool> {
-        // SeqCst: pairs with the notifier's compare-exchange.
-        let now = self.record().word.load(Ordering::SeqCst);
-        if now == self.word {
-            return Attempt::Sleep(now);
-        }
-        if state_of(now) == NOTIFIED && now >> 24 == self.word >> 24 {
-            self.record().word.store(freed(now), Ordering::Release);
-        }
-        // Notified; or the record is not ours any more (reclaimed by a
-        // notifier that took this process for dead, or scribbled on): the
-        // wait ends as a spurious wake-up would.
-        Attempt::Done(true)
-    }
-
-    fn timed_out(&mut self) -> bool {
-        self.cond.withdraw(self.index, self.word)
-    }
-}
-
-impl fmt::Debug for NoticeOp<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NoticeOp")
-            .field("record", &self.index)
-            .finish_non_exhaustive()
-    }
-}
-
-enum Phase<'a> {
-    /// Waiting for the notification on a record (`None`: no record was
-    /// free, a spurious wake-up).
-    Notice(Option<Timed<AsyncShm<NoticeOp<'a>>>>),
-    /// Notified (or timed out, or spuriously woken); taking the lock back,
-    /// with whether it timed out and whether it holds a notification.
-    Relock(LockAcquire<'a>, bool, bool),
-    Done,
-}
-
-/// Future returned by [`Condition::wait`](crate::process::Condition::wait).
-///
-/// # Panics
-///
-/// Polling the future again after it returned `Ready` panics, as for most
-/// futures.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct ConditionWait<'a> {
-    cond: &'a Condition,
-    phase: Phase<'a>,
-}
-
-impl<'a> ConditionWait<'a> {
-    fn new(cond: &'a Condition, guard: LockGuard<'a>, deadline: Option<Instant>) -> Self {
-        cond.check(&guard);
-        let record = cond.register();
-        drop(guard);
-        let notice = record.map(|r| Timed::new(AsyncShm::new(cond.notice_op(r)), deadline));
-        ConditionWait {
-            cond,
-            phase: Phase::Notice(notice),
-        }
-    }
-
-    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<(LockResult<LockGuard<'a>>, bool)> {
-        loop {
-            match &mut self.phase {
-                Phase::Notice(notice) => {
-                    let (timed_out, notified) = match notice {
-                        None => (false, false),
-                        Some(timed) => match timed.poll(cx) {
-                            Poll::Ready(notified) => (!notified, notified),
-                            Poll::Pending => return Poll::Pending,
-                        },
-                    };
-                    self.phase = Phase::Relock(self.cond.lock.acquire(), timed_out, notified);
-                }
-                Phase::Relock(relock, timed_out, _) => {
-                    let timed_out = *timed_out;
-                    match Pin::new(relock).poll(cx) {
-                        Poll::Ready(guard) => {
-                            self.phase = Phase::Done;
-                            return Poll::Ready((guard, timed_out));
-                        }
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-                Phase::Done => panic!("rallypoint future polled after completion"),
-            }
-        }
-    }
-}
-
-impl<'a> Future for ConditionWait<'a> {
-    type Output = LockResult<LockGuard<'a>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_wait(cx).map(|(guard, _)| guard)
-    }
-}
-
-impl Drop for ConditionWait<'_> {
-    fn drop(&mut self) {
-        let passed_on = match std::mem::replace(&mut self.phase, Phase::Done) {
-            // Still waiting: withdraw; a notification that landed meanwhile
-            // goes to the next waiter.
-            Phase::Notice(Some(timed)) => {
-                let notice = timed.op().op();
-                let (index, word) = (notice.index, notice.word);
-                drop(timed);
-                self.cond.withdraw(index, word)
-            }
-            // Notified, not relocked: pass it on.
-            Phase::Relock(_, _, notified) => notified,
-            Phase::Notice(None) | Phase::Done => false,
-        };
-        if passed_on {
-            self.cond.notify_one();
-        }
-    }
-}
-
-impl fmt::Debug for ConditionWait<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConditionWait").finish_non_exhaustive()
-    }
-}
-
-/// Future returned by
-/// [`Condition::wait_timeout`](crate::process::Condition::wait_timeout):
-/// the guard and whether the wait timed out.
-///
-/// # Panics
-///
-/// As [`ConditionWait`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct ConditionWaitTimeout<'a>(ConditionWait<'a>);
-
-impl<'a> Future for ConditionWaitTimeout<'a> {
-    type Output = (LockResult<LockGuard<'a>>, WaitTimeoutResult);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0
-            .poll_wait(cx)
-            .map(|(guard, timed_out)| (guard, WaitTimeoutResult::new(timed_out)))
     }
 }

@@ -234,6 +234,15 @@ impl<T> QueueBuilder<T> {
     /// The largest encoded item, in bytes (default
     /// [`DEFAULT_ITEM_SIZE_LIMIT`], at most 4 MiB − 1). Each of the
     /// `capacity` slots has room for one item of this size, plus 8 bytes.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<String>::builder(4).item_size_limit(64).anonymous()?;
+    /// assert_eq!(q.item_size_limit(), 64);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn item_size_limit(mut self, bytes: usize) -> Self {
         self.limit = bytes;
         self
@@ -241,6 +250,16 @@ impl<T> QueueBuilder<T> {
 
     /// The file mode of a named segment (default `0o600`; subject to the
     /// umask).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let name = format!("doc-queue-mode-{}", std::process::id());
+    /// let q = Queue::<u8>::builder(4).mode(0o600).create(&name)?;
+    /// assert_eq!(q.name(), Some(name.as_str()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -297,6 +316,17 @@ impl<T> QueueBuilder<T> {
     ///
     /// `InvalidInput` for a capacity of 0 or a ring over 1 GiB, a bad name
     /// or mode; `AlreadyExists` if the name is taken; or the system's error.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let name = format!("doc-queue-builder-{}", std::process::id());
+    /// let q = Queue::<u8>::builder(4).create(&name)?;
+    /// assert!(Queue::<u8>::builder(4).create(&name).is_err()); // the name is taken
+    /// # drop(q);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create(self, name: &str) -> io::Result<Queue<T>> {
         let shape = self.shape()?;
         let seg = Segment::create(name, self.mode, meta(shape), |map| init(map, shape))?;
@@ -309,6 +339,15 @@ impl<T> QueueBuilder<T> {
     /// # Errors
     ///
     /// As [`create`](QueueBuilder::create), but for the name.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::builder(4).anonymous()?;
+    /// assert_eq!(q.name(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn anonymous(self) -> io::Result<Queue<T>> {
         let shape = self.shape()?;
         let seg = Segment::anonymous(meta(shape), |map| init(map, shape))?;
@@ -604,28 +643,75 @@ impl<T> Queue<T> {
     }
 
     /// Whether the queue holds no item.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(1)?;
+    /// assert!(q.is_empty());
+    /// q.try_push(1).unwrap();
+    /// assert!(!q.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether the queue holds `capacity` items.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(1)?;
+    /// q.try_push(1).unwrap();
+    /// assert!(q.is_full());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_full(&self) -> bool {
         self.len() as u64 >= self.shape.capacity
     }
 
     /// The capacity, always `Some` (a queue across processes is bounded;
     /// the `Option` keeps the in-process queue's signature).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// assert_eq!(Queue::<u8>::anonymous(3)?.capacity(), Some(3));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn capacity(&self) -> Option<usize> {
         Some(self.shape.capacity as usize)
     }
 
     /// The largest encoded item the queue takes, in bytes.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<String>::builder(4).item_size_limit(64).anonymous()?;
+    /// assert_eq!(q.item_size_limit(), 64);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn item_size_limit(&self) -> usize {
         self.shape.limit
     }
 
     /// The ring's size in the segment, in bytes: `capacity` slots of the
     /// item size limit plus an 8-byte state word, rounded up to 8 bytes.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u64>::builder(10).item_size_limit(16).anonymous()?;
+    /// assert_eq!(q.ring_bytes(), 10 * 24);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn ring_bytes(&self) -> usize {
         self.shape.ring_bytes()
     }
@@ -652,6 +738,16 @@ impl<T> Queue<T> {
     }
 
     /// Whether the queue is closed.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(1)?;
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.ring().is_closed()
     }
@@ -685,6 +781,16 @@ impl<T> Queue<T> {
     }
 
     /// Items pushed and not yet marked done, in every process.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// q.try_push(1).unwrap();
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn unfinished_tasks(&self) -> usize {
         self.ring().unfinished() as usize
     }
@@ -699,12 +805,33 @@ impl<T> Queue<T> {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future changes nothing.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// q.try_push(1).unwrap();
+    /// q.try_pop().unwrap();
+    /// q.task_done().unwrap();
+    /// futures_lite::future::block_on(q.join());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn join(&self) -> QueueJoin<'_, T> {
         QueueJoin::new(AsyncShm::new(self.join_op()), None)
     }
 
     /// Blocks until every pushed item has been marked done. Must not be
     /// called from async code (use [`join`](Queue::join)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// q.join_blocking(); // nothing pushed: nothing to wait for
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn join_blocking(&self) {
         wait::block(&mut self.join_op(), None);
     }
@@ -715,12 +842,34 @@ impl<T> Queue<T> {
     /// # Cancel safety
     ///
     /// As [`join`](Queue::join).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// use std::time::Duration;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// q.try_push(1).unwrap();
+    /// assert!(!futures_lite::future::block_on(q.join_timeout(Duration::from_millis(10))));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> QueueJoinTimeout<'_, T> {
         QueueJoinTimeout::new(AsyncShm::new(self.join_op()), deadline_after(timeout))
     }
 
     /// [`join_blocking`](Queue::join_blocking) with a deadline: `true` if
     /// every item was done. Must not be called from async code.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// use std::time::Duration;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// q.try_push(1).unwrap();
+    /// assert!(!q.join_timeout_blocking(Duration::from_millis(10)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn join_timeout_blocking(&self, timeout: Duration) -> bool {
         wait::block(&mut self.join_op(), deadline_after(timeout))
     }
@@ -779,6 +928,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     ///
     /// As [`push`](Queue::push).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<String>::anonymous(2)?;
+    /// q.push_blocking("put".to_string()).unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[doc(alias = "put")]
     pub fn push_blocking(&self, item: T) -> Result<(), PushError<T>> {
         push_result(wait::block(&mut self.push_op(item), None))
@@ -794,6 +953,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Cancel safety
     ///
     /// As [`push`](Queue::push).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::{PushTimeoutError, Queue};
+    /// use std::time::Duration;
+    /// let q = Queue::<u8>::anonymous(1)?;
+    /// q.try_push(1).unwrap();
+    /// let full = futures_lite::future::block_on(q.push_timeout(2, Duration::from_millis(10)));
+    /// assert_eq!(full, Err(PushTimeoutError::Timeout(2)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn push_timeout(&self, item: T, timeout: Duration) -> QueuePushTimeout<'_, T> {
         QueuePushTimeout::new(AsyncShm::new(self.push_op(item)), deadline_after(timeout))
     }
@@ -804,6 +975,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     ///
     /// As [`push_timeout`](Queue::push_timeout).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::{PushTimeoutError, Queue};
+    /// use std::time::Duration;
+    /// let q = Queue::<u8>::anonymous(1)?;
+    /// q.try_push(1).unwrap();
+    /// let full = q.push_timeout_blocking(2, Duration::from_millis(10));
+    /// assert_eq!(full, Err(PushTimeoutError::Timeout(2)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn push_timeout_blocking(
         &self,
         item: T,
@@ -876,6 +1059,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     ///
     /// As [`pop`](Queue::pop).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::Queue;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// q.try_push(4).unwrap();
+    /// assert_eq!(q.pop_blocking(), Ok(4));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[doc(alias = "get")]
     pub fn pop_blocking(&self) -> Result<T, PopError> {
         pop_result(wait::block(&mut self.pop_op(), None))
@@ -891,6 +1084,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Cancel safety
     ///
     /// As [`pop`](Queue::pop).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rallypoint::process::{PopTimeoutError, Queue};
+    /// use std::time::Duration;
+    /// let q = Queue::<u8>::anonymous(2)?;
+    /// let got = futures_lite::future::block_on(q.pop_timeout(Duration::from_millis(10)));
+    /// assert_eq!(got, Err(PopTimeoutError::Timeout));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn pop_timeout(&self, timeout: Duration) -> QueuePopTimeout<'_, T> {
         QueuePopTimeout::new(AsyncShm::new(self.pop_op()), deadline_after(timeout))
     }

@@ -85,6 +85,17 @@ macro_rules! push_error {
 
         impl<T> $name<T> {
             /// The item that was not pushed.
+            ///
+            /// ```
+            /// # fn main() -> std::io::Result<()> {
+            /// use rallypoint::process::{Queue, TryPushError};
+            /// let q = Queue::<u8>::anonymous(1)?;
+            /// q.try_push(1).unwrap();
+            /// let err: TryPushError<u8> = q.try_push(2).unwrap_err();
+            /// assert_eq!(err.into_inner(), 2);
+            /// # Ok(())
+            /// # }
+            /// ```
             pub fn into_inner(self) -> T {
                 match self {
                     $($name::$variant(item))|* | $name::Invalid(item, _) => item,
