@@ -19,8 +19,8 @@
 //! Next to it, in the body: `head` (the next position to pop), `tail` (the
 //! next position to push, with [`CLOSED`] in its top bit, which `closed`
 //! repeats on a line the poppers may read without disturbing the
-//! pushers), and two counts
-//! for `join`: positions `skipped` (never held an item) and tasks `done`.
+//! pushers), and two counts for `join`: positions `skipped` (never held an
+//! item) and tasks `done`.
 //! Position `pos` lives in slot `pos % capacity`.
 //!
 //! # The state word
@@ -34,20 +34,23 @@
 //!
 //! A slot goes `EMPTY(pos)` (first lap only) → `WRITING(pos, writer)` →
 //! `FULL(pos)` → (popped, `head` moves past) → `WRITING(pos + capacity, …)`,
-//! or `WRITING(pos, dead)` → `SKIP(pos)` → … when its writer died. Positions modulo 2^40 are
-//! unambiguous unless one handle stalls between two of its loads while
-//! 2^40 items (a day at 10 M/s) pass.
+//! or `WRITING(pos, dead)` → `SKIP(pos)` → … when its writer died.
+//! Positions modulo 2^40 are unambiguous unless one handle stalls between
+//! two of its loads while 2^40 items (a day at 10 M/s) pass.
 //!
 //! # Push
 //!
-//! 1. Claim: compare-exchange the slot at `tail` from `EMPTY(tail)` to
-//!    `WRITING(tail, me)`. The claim names the writer *in the same atomic
-//!    step*, so a writer that dies at any later point is known.
+//! 1. Claim: compare-exchange the slot at `tail` from its free state —
+//!    `EMPTY(tail)` on the first lap, else the previous lap's `FULL` or
+//!    `SKIP` once `head` is past it — to `WRITING(tail, me)`. The claim
+//!    names the writer *in the same atomic step*, so a writer that dies at
+//!    any later point is known.
 //! 2. Publish the claim: move `tail` past it. Anyone who finds a claimed
 //!    slot at `tail` helps, so a writer that dies between 1 and 2 does not
 //!    stop later pushes. If `tail` says closed first, the claim is undone
 //!    and the push fails: a push either lands before `close` or not at all.
-//! 3. Write length and bytes, then `FULL(pos)`: only now can it be popped.
+//! 3. Write the bytes, then `FULL(pos, length)`: only now can it be
+//!    popped.
 //!
 //! # Pop
 //!
