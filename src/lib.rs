@@ -87,11 +87,13 @@ pub use semaphore::{
     SemaphorePermitArc, SemaphorePermitOf, TryAcquireError,
 };
 
-/// The named futures returned by the async front-ends.
+/// The named futures returned by the async front-ends (named like
+/// `std::future`, so that `use rallypoint::*;` sits next to the `futures`
+/// crate without ambiguity).
 ///
 /// Each is `#[must_use]`, cancel-safe as its method's `# Cancel safety`
 /// section describes, and `Send` when its payload is.
-pub mod futures {
+pub mod future {
     pub use crate::barrier::BarrierWait;
     pub use crate::condvar::{
         ConditionLock, ConditionWait, ConditionWaitTimeout, ConditionWaitWhile,

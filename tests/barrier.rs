@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use rallypoint::futures::BarrierWait;
+use rallypoint::future::BarrierWait;
 use rallypoint::{Barrier, BarrierWaitResult, BrokenBarrierError};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use rallypoint::futures::{
+use rallypoint::future::{
     ConditionLock, ConditionWait, ConditionWaitTimeout, ConditionWaitWhile,
     ConditionWaitWhileTimeout, CondvarWait, CondvarWaitTimeout, CondvarWaitWhile,
     CondvarWaitWhileTimeout,

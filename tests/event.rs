@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use rallypoint::Event;
-use rallypoint::futures::{EventWait, EventWaitTimeout};
+use rallypoint::future::{EventWait, EventWaitTimeout};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use rallypoint::futures::{BarrierWait, EventWait};
+use rallypoint::future::{BarrierWait, EventWait};
 use rallypoint::{
     AcquireTimeoutError, Barrier, BarrierWaitResult, BrokenBarrierError, Condition, Condvar, Event,
     Mutex as AsyncMutex, PopError, PriorityQueue, PushError, Queue, Semaphore, SemaphorePermit,

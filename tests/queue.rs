@@ -1073,7 +1073,7 @@ fn errors_hand_items_back_and_format() {
     struct NoDebug(u8);
     let e = PushError::Closed(NoDebug(1));
     assert_eq!(format!("{e:?}"), "Closed(..)");
-    assert_eq!(e.to_string(), "pushing into a closed queue");
+    assert_eq!(e.to_string(), "push on a closed container");
     assert_eq!(e.into_inner().0, 1);
     let e = TryPushError::Full(NoDebug(2));
     assert_eq!(format!("{e:?}"), "Full(..)");
@@ -1095,14 +1095,14 @@ fn errors_hand_items_back_and_format() {
     assert_eq!(PopTimeoutError::from(PopError), PopTimeoutError::Closed);
     assert_eq!(
         PopError.to_string(),
-        "popping from a closed and drained queue"
+        "pop from a closed and drained container"
     );
     assert_eq!(
         TaskDoneError.to_string(),
         "task_done() called more times than items were pushed"
     );
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(TryPushError::Closed(5u8));
-    assert_eq!(boxed.to_string(), "pushing into a closed queue");
+    assert_eq!(boxed.to_string(), "push on a closed container");
     let e = PushTimeoutError::Closed(String::from("x"));
     assert_eq!(e.clone(), e);
 }
@@ -1111,7 +1111,7 @@ fn errors_hand_items_back_and_format() {
 /// payload is, and the futures are `Unpin` whatever the payload.
 #[test]
 fn send_sync_unpin() {
-    use rallypoint::futures::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
+    use rallypoint::future::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
     use rallypoint::{PriorityQueue, Queue, Stack};
     use std::marker::PhantomPinned;
     fn send_sync<T: Send + Sync>() {}

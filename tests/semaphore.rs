@@ -16,7 +16,7 @@
 mod common;
 use common::*;
 
-use rallypoint::futures::{
+use rallypoint::future::{
     SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
 };
 use rallypoint::{

@@ -4,7 +4,8 @@
 //! (`into_inner()`), and its `Debug` does not require `T: Debug` (it prints
 //! `Closed(..)`), so `.unwrap()` works for any payload.
 //!
-//! In messages, "queue" stands for any of the three containers.
+//! Messages say "container", not "queue": the same errors come from
+//! `Queue`, `Stack` and `PriorityQueue`.
 
 use std::error;
 use std::fmt;
@@ -67,7 +68,7 @@ impl<T> fmt::Debug for PushError<T> {
 
 impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("pushing into a closed queue")
+        f.write_str("push on a closed container")
     }
 }
 
@@ -149,8 +150,8 @@ impl<T> fmt::Debug for PushTimeoutError<T> {
 impl<T> fmt::Display for PushTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PushTimeoutError::Timeout(..) => f.write_str("timed out pushing into a full queue"),
-            PushTimeoutError::Closed(..) => f.write_str("pushing into a closed queue"),
+            PushTimeoutError::Timeout(..) => f.write_str("timed out waiting for room to push"),
+            PushTimeoutError::Closed(..) => f.write_str("push on a closed container"),
         }
     }
 }
@@ -237,8 +238,8 @@ impl<T> fmt::Debug for TryPushError<T> {
 impl<T> fmt::Display for TryPushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TryPushError::Full(..) => f.write_str("pushing into a full queue"),
-            TryPushError::Closed(..) => f.write_str("pushing into a closed queue"),
+            TryPushError::Full(..) => f.write_str("push on a full container"),
+            TryPushError::Closed(..) => f.write_str("push on a closed container"),
         }
     }
 }
@@ -269,7 +270,7 @@ pub struct PopError;
 
 impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("popping from a closed and drained queue")
+        f.write_str("pop from a closed and drained container")
     }
 }
 
@@ -326,8 +327,8 @@ impl PopTimeoutError {
 impl fmt::Display for PopTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PopTimeoutError::Timeout => f.write_str("timed out popping from an empty queue"),
-            PopTimeoutError::Closed => f.write_str("popping from a closed and drained queue"),
+            PopTimeoutError::Timeout => f.write_str("timed out waiting for an item to pop"),
+            PopTimeoutError::Closed => f.write_str("pop from a closed and drained container"),
         }
     }
 }
@@ -390,8 +391,8 @@ impl TryPopError {
 impl fmt::Display for TryPopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TryPopError::Empty => f.write_str("popping from an empty queue"),
-            TryPopError::Closed => f.write_str("popping from a closed and drained queue"),
+            TryPopError::Empty => f.write_str("pop from an empty container"),
+            TryPopError::Closed => f.write_str("pop from a closed and drained container"),
         }
     }
 }

@@ -24,7 +24,7 @@ named_future! {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquire;
+    /// use rallypoint::future::SemaphoreAcquire;
     /// let sem = Semaphore::new(1);
     /// let future: SemaphoreAcquire<'_> = sem.acquire();
     /// assert_eq!(future.await.unwrap().num_permits(), 1);
@@ -44,7 +44,7 @@ named_future! {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquireTimeout;
+    /// use rallypoint::future::SemaphoreAcquireTimeout;
     /// use std::time::Duration;
     /// let sem = Semaphore::new(0);
     /// let future: SemaphoreAcquireTimeout<'_> = sem.acquire_timeout(Duration::from_millis(1));
@@ -65,7 +65,7 @@ named_future! {
     ///
     /// ```
     /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquireArc;
+    /// use rallypoint::future::SemaphoreAcquireArc;
     /// use std::sync::Arc;
     /// let sem = Arc::new(Semaphore::new(1));
     /// let future: SemaphoreAcquireArc = sem.acquire_arc();
@@ -89,7 +89,7 @@ named_future! {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use rallypoint::Semaphore;
-    /// use rallypoint::futures::SemaphoreAcquireArcTimeout;
+    /// use rallypoint::future::SemaphoreAcquireArcTimeout;
     /// use std::sync::Arc;
     /// use std::time::Duration;
     /// let sem = Arc::new(Semaphore::new(2));
