@@ -80,7 +80,7 @@ pub use fairness::Fairness;
 pub use mutex::{Mutex, MutexGuard, MutexGuardArc, ReentrantMutex, ReentrantMutexGuard};
 pub use queue::{
     PopError, PopTimeoutError, PriorityQueue, PushError, PushTimeoutError, Queue, Stack,
-    TaskDoneError, TryPopError, TryPushError,
+    TaskDoneError, TaskGuard, TryPopError, TryPushError,
 };
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,
@@ -101,7 +101,9 @@ pub mod future {
         CondvarWaitWhileTimeout,
     };
     pub use crate::event::{EventWait, EventWaitTimeout};
-    pub use crate::queue::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
+    pub use crate::queue::{
+        Join, JoinTimeout, Pop, PopTask, PopTaskTimeout, PopTimeout, Push, PushTimeout,
+    };
     pub use crate::semaphore::{
         SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,
     };

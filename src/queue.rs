@@ -130,6 +130,7 @@
 
 mod error;
 mod items;
+mod task;
 mod waiting;
 
 use std::fmt;
@@ -139,6 +140,8 @@ pub use error::{
     PopError, PopTimeoutError, PushError, PushTimeoutError, TaskDoneError, TryPopError,
     TryPushError,
 };
+pub(crate) use task::MarkDone;
+pub use task::{PopTask, PopTaskTimeout, TaskGuard};
 pub use waiting::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
 
 use crate::engine::deadline_after;

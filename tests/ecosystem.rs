@@ -8,6 +8,12 @@
 #[allow(unused_imports)]
 use rallypoint::*;
 
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::time::Duration;
+
 #[test]
 fn glob_import_next_to_a_futures_crate() {
     use futures::StreamExt;
@@ -63,4 +69,67 @@ fn error_texts_fit_every_container() {
     for text in [full, timed_out, closed, drained] {
         assert!(!text.contains("queue"), "{text:?}");
     }
+}
+
+// Workers that panic or return early while holding a popped item in a
+// `TaskGuard`: the guard marks the task done, so `join()` returns — for
+// threads and tasks, on all three containers.
+#[test]
+fn task_guards_keep_join_from_hanging() {
+    each_runtime(|rt| async move {
+        let q = Arc::new(Queue::bounded(8));
+        for i in 0..6 {
+            q.push(i).await.unwrap();
+        }
+        let workers = {
+            let q = q.clone();
+            bunch(&rt, World::Mixed, 6, move |i, blocking| {
+                let q = q.clone();
+                async move {
+                    let job = if blocking {
+                        q.pop_task_blocking().unwrap()
+                    } else {
+                        q.pop_task().await.unwrap()
+                    };
+                    match i % 3 {
+                        // Returns early: the guard is dropped unused.
+                        0 => {}
+                        // Takes the item out: done at once.
+                        1 => drop(job.into_inner()),
+                        // Panics holding it (caught here, so the harness
+                        // goes on): the unwind drops the guard.
+                        _ => {
+                            let caught =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    let _job = job;
+                                    panic!("worker {i} fails");
+                                }));
+                            assert!(caught.is_err());
+                        }
+                    }
+                }
+            })
+        };
+        join_all(workers).await;
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert!(q.join_timeout(Duration::from_secs(5)).await);
+    });
+    // The other two containers, and the timeout / try forms.
+    let stack = Stack::unbounded();
+    stack.try_push(1).unwrap();
+    stack.try_push(2).unwrap();
+    assert_eq!(*stack.try_pop_task().unwrap(), 2);
+    assert_eq!(*stack.pop_task_timeout_blocking(Duration::ZERO).unwrap(), 1);
+    stack.join_blocking();
+    let pq = Arc::new(PriorityQueue::unbounded());
+    pq.try_push(3).unwrap();
+    let thread = {
+        let pq = pq.clone();
+        std::thread::spawn(move || {
+            let _job = pq.pop_task_blocking().unwrap();
+            panic!("fails");
+        })
+    };
+    assert!(thread.join().is_err());
+    assert!(pq.join_timeout_blocking(Duration::from_secs(5)));
 }

@@ -107,6 +107,12 @@ fn run_role(role: &str, arg: &str) {
                 }
             }
         }
+        // Pop one item as a task guard and panic holding it.
+        "panic-worker" => {
+            let q = Queue::<Item>::open(arg).unwrap();
+            let _job = q.pop_task_timeout_blocking(LONG).unwrap();
+            panic!("the worker fails holding its task");
+        }
         // Hold a handle (a roster slot) until killed.
         "hold" => {
             let _q = Queue::<Item>::open(arg).unwrap();
@@ -632,6 +638,27 @@ fn killed_consumer_at_a_random_point() {
         }
         assert!(by_child > 0, "the children never popped");
     });
+}
+
+// A worker process that panics holding a popped item in a `TaskGuard`:
+// the unwind marks the task done, so `join()` here returns.
+#[test]
+fn a_panicking_worker_process_does_not_hang_join() {
+    if let Some((role, arg)) = role() {
+        return run_role(&role, &arg);
+    }
+    let name = unique_name("queue-task");
+    let q = Queue::<Item>::create(&name, 4).unwrap();
+    q.try_push(Item::new(0, 1)).unwrap();
+    let child = spawn_role(
+        "a_panicking_worker_process_does_not_hang_join",
+        "panic-worker",
+        &name,
+    );
+    let status = child.wait(LONG);
+    assert!(!status.success(), "the worker was meant to panic");
+    assert!(q.join_timeout_blocking(LONG), "join hung: {q:?}");
+    assert_eq!(q.unfinished_tasks(), 0);
 }
 
 #[test]

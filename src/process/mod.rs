@@ -125,8 +125,8 @@ pub use event::{Event, EventWait, EventWaitTimeout};
 pub use lock::{Lock, LockAcquire, LockAcquireTimeout, LockGuard, LockResult, OwnerDied};
 pub use queue::{
     DEFAULT_ITEM_SIZE_LIMIT, ItemError, ItemErrorKind, PopError, PopTimeoutError, PushError,
-    PushTimeoutError, Queue, QueueBuilder, QueueJoin, QueueJoinTimeout, QueuePop, QueuePopTimeout,
-    QueuePush, QueuePushTimeout, TryPopError, TryPushError,
+    PushTimeoutError, Queue, QueueBuilder, QueueJoin, QueueJoinTimeout, QueuePop, QueuePopTask,
+    QueuePopTaskTimeout, QueuePopTimeout, QueuePush, QueuePushTimeout, TryPopError, TryPushError,
 };
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{

@@ -9,6 +9,7 @@
 mod error;
 mod ops;
 mod ring;
+mod task;
 
 use std::fmt;
 use std::io;
@@ -33,6 +34,7 @@ pub use self::ops::{
     QueueJoin, QueueJoinTimeout, QueuePop, QueuePopTimeout, QueuePush, QueuePushTimeout,
 };
 use self::ring::{Ring, Wake};
+pub use self::task::{QueuePopTask, QueuePopTaskTimeout};
 use super::futex;
 use super::layout::{BodySize, Kind, MAX_BODY, Meta};
 use super::owner::Known;
