@@ -86,7 +86,7 @@ pub use async_lock::MutexGuardArc;
 /// A mutex that the thread holding it may lock again: Python's
 /// `threading.RLock`.
 ///
-/// A thread that owns the lock can call [`lock`](ReentrantMutex::lock) any
+/// A thread that owns the lock can call [`lock`](ReentrantMutex::lock_blocking) any
 /// number of times without deadlocking; the lock is released when the last
 /// of its guards is dropped. Another thread's `lock` blocks until then. The
 /// guard gives only `&T` (two guards of the same thread may coexist); put a
@@ -121,14 +121,14 @@ pub use async_lock::MutexGuardArc;
 /// let log = ReentrantMutex::new(RefCell::new(Vec::new()));
 ///
 /// fn record(log: &ReentrantMutex<RefCell<Vec<&'static str>>>, what: &'static str) {
-///     log.lock().borrow_mut().push(what);
+///     log.lock_blocking().borrow_mut().push(what);
 /// }
 ///
-/// let outer = log.lock();
+/// let outer = log.lock_blocking();
 /// record(&log, "nested"); // the same thread locks again: no deadlock
 /// outer.borrow_mut().push("outer");
 /// drop(outer);
-/// assert_eq!(*log.lock().borrow(), ["nested", "outer"]);
+/// assert_eq!(*log.lock_blocking().borrow(), ["nested", "outer"]);
 /// ```
 pub struct ReentrantMutex<T> {
     inner: parking_lot::ReentrantMutex<T>,
@@ -144,7 +144,7 @@ pub struct ReentrantMutex<T> {
 /// ```compile_fail
 /// use std::sync::Arc;
 /// let mutex = Arc::new(rallypoint::ReentrantMutex::new(5));
-/// let guard = mutex.lock();
+/// let guard = mutex.lock_blocking();
 /// std::thread::spawn(move || drop(guard)); // error: guard is not Send
 /// ```
 ///
@@ -152,7 +152,7 @@ pub struct ReentrantMutex<T> {
 ///
 /// ```
 /// let mutex = rallypoint::ReentrantMutex::new(5);
-/// let guard = mutex.lock();
+/// let guard = mutex.lock_blocking();
 /// assert_eq!(*guard, 5);
 /// ```
 #[must_use = "if unused the ReentrantMutex will immediately unlock"]
@@ -168,8 +168,8 @@ impl<T> ReentrantMutex<T> {
     /// ```
     /// use rallypoint::ReentrantMutex;
     /// static LOCK: ReentrantMutex<()> = ReentrantMutex::new(());
-    /// let _a = LOCK.lock();
-    /// let _b = LOCK.lock();
+    /// let _a = LOCK.lock_blocking();
+    /// let _b = LOCK.lock_blocking();
     /// ```
     #[must_use]
     pub const fn new(value: T) -> ReentrantMutex<T> {
@@ -195,14 +195,22 @@ impl<T> ReentrantMutex<T> {
     ///
     /// ```
     /// let mutex = rallypoint::ReentrantMutex::new(1);
-    /// let a = mutex.lock();
-    /// let b = mutex.lock();
+    /// let a = mutex.lock_blocking();
+    /// let b = mutex.lock_blocking();
     /// assert_eq!(*a + *b, 2);
     /// ```
-    pub fn lock(&self) -> ReentrantMutexGuard<'_, T> {
+    pub fn lock_blocking(&self) -> ReentrantMutexGuard<'_, T> {
         ReentrantMutexGuard {
             inner: self.inner.lock(),
         }
+    }
+
+    /// The old name of [`lock_blocking`](ReentrantMutex::lock_blocking)
+    /// (it blocks; every blocking form's name says so).
+    #[deprecated(since = "0.1.0", note = "renamed `lock_blocking`")]
+    #[doc(hidden)]
+    pub fn lock(&self) -> ReentrantMutexGuard<'_, T> {
+        self.lock_blocking()
     }
 
     /// Locks without waiting: `Some(guard)` if the lock was free or is
@@ -211,7 +219,7 @@ impl<T> ReentrantMutex<T> {
     /// # Panics
     ///
     /// Panics if the re-entrancy count would overflow (see
-    /// [`lock`](ReentrantMutex::lock)).
+    /// [`lock`](ReentrantMutex::lock_blocking)).
     ///
     /// # Examples
     ///
@@ -220,7 +228,7 @@ impl<T> ReentrantMutex<T> {
     /// use std::sync::Arc;
     ///
     /// let mutex = Arc::new(ReentrantMutex::new(()));
-    /// let guard = mutex.lock();
+    /// let guard = mutex.lock_blocking();
     /// assert!(mutex.try_lock().is_some()); // same thread: re-entrant
     /// let other = mutex.clone();
     /// let contended = std::thread::spawn(move || other.try_lock().is_none());
@@ -244,7 +252,7 @@ impl<T> ReentrantMutex<T> {
     /// # Panics
     ///
     /// Panics if the re-entrancy count would overflow (see
-    /// [`lock`](ReentrantMutex::lock)).
+    /// [`lock`](ReentrantMutex::lock_blocking)).
     ///
     /// # Examples
     ///
@@ -254,16 +262,16 @@ impl<T> ReentrantMutex<T> {
     /// use std::time::Duration;
     ///
     /// let mutex = Arc::new(ReentrantMutex::new(()));
-    /// let guard = mutex.lock();
+    /// let guard = mutex.lock_blocking();
     /// let other = mutex.clone();
     /// let waited = std::thread::spawn(move || {
-    ///     other.lock_timeout(Duration::from_millis(20)).is_none()
+    ///     other.lock_timeout_blocking(Duration::from_millis(20)).is_none()
     /// });
     /// assert!(waited.join().unwrap()); // timed out: we held the lock
     /// drop(guard);
-    /// assert!(mutex.lock_timeout(Duration::from_millis(20)).is_some());
+    /// assert!(mutex.lock_timeout_blocking(Duration::from_millis(20)).is_some());
     /// ```
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<ReentrantMutexGuard<'_, T>> {
+    pub fn lock_timeout_blocking(&self, timeout: Duration) -> Option<ReentrantMutexGuard<'_, T>> {
         if timeout.is_zero() {
             return self.try_lock();
         }
@@ -271,6 +279,14 @@ impl<T> ReentrantMutex<T> {
         self.inner
             .try_lock_for(timeout)
             .map(|inner| ReentrantMutexGuard { inner })
+    }
+
+    /// The old name of
+    /// [`lock_timeout_blocking`](ReentrantMutex::lock_timeout_blocking).
+    #[deprecated(since = "0.1.0", note = "renamed `lock_timeout_blocking`")]
+    #[doc(hidden)]
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<ReentrantMutexGuard<'_, T>> {
+        self.lock_timeout_blocking(timeout)
     }
 
     /// `true` if some thread (possibly this one) holds the lock. A snapshot:
@@ -281,7 +297,7 @@ impl<T> ReentrantMutex<T> {
     /// ```
     /// let mutex = rallypoint::ReentrantMutex::new(());
     /// assert!(!mutex.is_locked());
-    /// let _guard = mutex.lock();
+    /// let _guard = mutex.lock_blocking();
     /// assert!(mutex.is_locked());
     /// ```
     #[must_use]
@@ -296,7 +312,7 @@ impl<T> ReentrantMutex<T> {
     ///
     /// ```
     /// let mutex = rallypoint::ReentrantMutex::new(());
-    /// let guard = mutex.lock();
+    /// let guard = mutex.lock_blocking();
     /// assert!(mutex.is_owned_by_current_thread());
     /// drop(guard);
     /// assert!(!mutex.is_owned_by_current_thread());
@@ -314,7 +330,7 @@ impl<T> ReentrantMutex<T> {
     /// ```
     /// let mut mutex = rallypoint::ReentrantMutex::new(1);
     /// *mutex.get_mut() += 1;
-    /// assert_eq!(*mutex.lock(), 2);
+    /// assert_eq!(*mutex.lock_blocking(), 2);
     /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.inner.get_mut()

@@ -41,10 +41,10 @@ fn send_sync_assertions() {
 #[test]
 fn rlock_reacquire() {
     let lock = ReentrantMutex::new(());
-    let a = lock.lock();
-    let b = lock.lock();
+    let a = lock.lock_blocking();
+    let b = lock.lock_blocking();
     drop(b);
-    let c = lock.lock();
+    let c = lock.lock_blocking();
     drop(c);
     drop(a);
     assert!(!lock.is_locked());
@@ -61,8 +61,8 @@ fn rlock_released_only_when_every_guard_is_dropped() {
                 .join()
                 .unwrap()
         };
-        let a = lock.lock();
-        let b = lock.lock();
+        let a = lock.lock_blocking();
+        let b = lock.lock_blocking();
         let c = lock.try_lock().expect("re-entrant try_lock");
         assert_eq!(*a + *b + *c, 15);
         assert!(lock.is_owned_by_current_thread());
@@ -81,12 +81,12 @@ fn rlock_blocked_thread_is_not_owner() {
     // lock does not own it; once it gets it, it does.
     blocking(|| {
         let lock = Arc::new(ReentrantMutex::new(()));
-        let held = lock.lock();
+        let held = lock.lock_blocking();
         let acquired = Arc::new(AtomicUsize::new(0));
         let t = {
             let (lock, acquired) = (lock.clone(), acquired.clone());
             std::thread::spawn(move || {
-                let _g = lock.lock();
+                let _g = lock.lock_blocking();
                 assert!(lock.is_owned_by_current_thread());
                 acquired.store(1, Ordering::SeqCst);
             })
@@ -108,7 +108,7 @@ fn rlock_blocked_thread_is_not_owner() {
 fn rlock_try_lock_contended() {
     blocking(|| {
         let lock = Arc::new(ReentrantMutex::new(()));
-        let g = lock.lock();
+        let g = lock.lock_blocking();
         let l = lock.clone();
         assert!(
             std::thread::spawn(move || l.try_lock().is_none())
@@ -131,12 +131,12 @@ fn rlock_acquire_contended() {
     blocking(|| {
         let lock = Arc::new(ReentrantMutex::new(()));
         let finished = Arc::new(AtomicUsize::new(0));
-        let g = lock.lock();
+        let g = lock.lock_blocking();
         let handles: Vec<_> = (0..5)
             .map(|_| {
                 let (lock, finished) = (lock.clone(), finished.clone());
                 std::thread::spawn(move || {
-                    drop(lock.lock());
+                    drop(lock.lock_blocking());
                     finished.fetch_add(1, Ordering::SeqCst);
                 })
             })
@@ -157,20 +157,22 @@ fn rlock_lock_timeout() {
     blocking(|| {
         let lock = Arc::new(ReentrantMutex::new(()));
         // Huge timeouts are fine (Python's TIMEOUT_MAX).
-        drop(lock.lock_timeout(Duration::MAX).expect("free"));
+        drop(lock.lock_timeout_blocking(Duration::MAX).expect("free"));
         let t1 = Instant::now();
-        assert!(lock.lock_timeout(Duration::from_secs(5)).is_some());
+        assert!(lock.lock_timeout_blocking(Duration::from_secs(5)).is_some());
         assert!(
             t1.elapsed() < Duration::from_secs(5),
             "did not wait on a free lock"
         );
-        let g = lock.lock();
+        let g = lock.lock_blocking();
         // Re-entrant with a timeout and with zero.
-        assert!(lock.lock_timeout(Duration::ZERO).is_some());
+        assert!(lock.lock_timeout_blocking(Duration::ZERO).is_some());
         let l = lock.clone();
         let (got, dt) = std::thread::spawn(move || {
             let t1 = Instant::now();
-            let got = l.lock_timeout(Duration::from_millis(200)).is_some();
+            let got = l
+                .lock_timeout_blocking(Duration::from_millis(200))
+                .is_some();
             (got, t1.elapsed())
         })
         .join()
@@ -180,13 +182,14 @@ fn rlock_lock_timeout() {
         assert!(dt < Duration::from_secs(10));
         let l = lock.clone();
         assert!(
-            std::thread::spawn(move || l.lock_timeout(Duration::ZERO).is_none())
+            std::thread::spawn(move || l.lock_timeout_blocking(Duration::ZERO).is_none())
                 .join()
                 .unwrap()
         );
         // Released while another thread waits with a timeout: it gets it.
         let l = lock.clone();
-        let waiter = std::thread::spawn(move || l.lock_timeout(Duration::from_secs(30)).is_some());
+        let waiter =
+            std::thread::spawn(move || l.lock_timeout_blocking(Duration::from_secs(30)).is_some());
         std::thread::sleep(Duration::from_millis(20));
         drop(g);
         assert!(waiter.join().unwrap());
@@ -199,8 +202,8 @@ fn rlock_with_panic_releases() {
     let lock = Arc::new(ReentrantMutex::new(1));
     let l = lock.clone();
     let r = std::thread::spawn(move || {
-        let _a = l.lock();
-        let _b = l.lock();
+        let _a = l.lock_blocking();
+        let _b = l.lock_blocking();
         panic!("boom");
     })
     .join();
@@ -216,13 +219,13 @@ fn rlock_many_threads_exclusive() {
         let l = lock.clone();
         threads(8, move |_| {
             for _ in 0..scale(500) {
-                let a = l.lock();
-                let b = l.lock();
+                let a = l.lock_blocking();
+                let b = l.lock_blocking();
                 let v = a.get();
                 b.set(v + 1);
             }
         });
-        assert_eq!(lock.lock().get(), 8 * scale(500) as u32);
+        assert_eq!(lock.lock_blocking().get(), 8 * scale(500) as u32);
     });
 }
 
@@ -235,7 +238,7 @@ fn rlock_debug_and_misc() {
         "ReentrantMutex { locked: false, owned: false, data: 3 }"
     );
     {
-        let g = lock.lock();
+        let g = lock.lock_blocking();
         assert_eq!(format!("{g:?} {g}"), "3 3");
         assert_eq!(
             format!("{lock:?}"),
@@ -245,7 +248,7 @@ fn rlock_debug_and_misc() {
     *lock.get_mut() = 4;
     assert_eq!(lock.into_inner(), 4);
     let lock = Arc::new(ReentrantMutex::new(1));
-    let g = lock.lock();
+    let g = lock.lock_blocking();
     let l = lock.clone();
     let s = std::thread::spawn(move || format!("{l:?}")).join().unwrap();
     assert_eq!(
@@ -253,8 +256,8 @@ fn rlock_debug_and_misc() {
         "ReentrantMutex { locked: true, owned: false, data: <locked> }"
     );
     drop(g);
-    assert_eq!(*ReentrantMutex::<u8>::default().lock(), 0);
-    assert_eq!(*ReentrantMutex::from(2).lock(), 2);
+    assert_eq!(*ReentrantMutex::<u8>::default().lock_blocking(), 0);
+    assert_eq!(*ReentrantMutex::from(2).lock_blocking(), 2);
 }
 
 // ---------------------------------------------------------------------------

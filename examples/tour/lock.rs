@@ -50,12 +50,16 @@ pub(crate) fn run() {
 
     // RLock: the owner may lock again; others wait until every guard is gone.
     let rlock = Arc::new(ReentrantMutex::new("config"));
-    let outer = rlock.lock();
-    let inner = rlock.lock();
+    let outer = rlock.lock_blocking();
+    let inner = rlock.lock_blocking();
     println!("  ReentrantMutex locked twice by one thread: {:?}", &*rlock);
     let other = {
         let rlock = rlock.clone();
-        std::thread::spawn(move || rlock.lock_timeout(Duration::from_millis(50)).is_some())
+        std::thread::spawn(move || {
+            rlock
+                .lock_timeout_blocking(Duration::from_millis(50))
+                .is_some()
+        })
     };
     println!(
         "  another thread's 50 ms lock_timeout got it: {}",
