@@ -282,6 +282,12 @@ impl<O> Timed<O> {
     pub(crate) fn op(&self) -> &O {
         &self.op
     }
+
+    /// Whether the future has returned `Ready` (`FusedFuture`).
+    #[cfg(feature = "futures-core")]
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
 }
 
 impl<O: Op> Timed<O> {
@@ -864,6 +870,17 @@ macro_rules! named_future {
         impl<$($params)*> std::fmt::Debug for $name<$($params)*> where $($bounds)* {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        /// Terminated once it has returned `Ready`, so `futures::select!`
+        /// takes it without `.fuse()`.
+        #[cfg(feature = "futures-core")]
+        impl<$($params)*> futures_core::future::FusedFuture for $name<$($params)*>
+        where $($bounds)*
+        {
+            fn is_terminated(&self) -> bool {
+                self.inner.is_done()
             }
         }
     };

@@ -79,8 +79,8 @@ pub use event::Event;
 pub use fairness::Fairness;
 pub use mutex::{Mutex, MutexGuard, MutexGuardArc, ReentrantMutex, ReentrantMutexGuard};
 pub use queue::{
-    PopError, PopTimeoutError, PriorityQueue, PushError, PushTimeoutError, Queue, Stack,
-    TaskDoneError, TaskGuard, TryPopError, TryPushError,
+    IterBlocking, PopError, PopStream, PopStreamArc, PopTimeoutError, PriorityQueue, PushError,
+    PushTimeoutError, Queue, Stack, TaskDoneError, TaskGuard, TryPopError, TryPushError,
 };
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,
@@ -102,7 +102,7 @@ pub mod future {
     };
     pub use crate::event::{EventWait, EventWaitTimeout};
     pub use crate::queue::{
-        Join, JoinTimeout, Pop, PopTask, PopTaskTimeout, PopTimeout, Push, PushTimeout,
+        Join, JoinTimeout, NextItem, Pop, PopTask, PopTaskTimeout, PopTimeout, Push, PushTimeout,
     };
     pub use crate::semaphore::{
         SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,

@@ -130,6 +130,7 @@
 
 mod error;
 mod items;
+mod stream;
 mod task;
 mod waiting;
 
@@ -140,6 +141,8 @@ pub use error::{
     PopError, PopTimeoutError, PushError, PushTimeoutError, TaskDoneError, TryPopError,
     TryPushError,
 };
+pub use stream::{IterBlocking, NextItem, PopStream, PopStreamArc};
+#[cfg(all(target_os = "linux", feature = "process", not(loom)))]
 pub(crate) use task::MarkDone;
 pub use task::{PopTask, PopTaskTimeout, TaskGuard};
 pub use waiting::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};

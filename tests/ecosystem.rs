@@ -133,3 +133,140 @@ fn task_guards_keep_join_from_hanging() {
     assert!(thread.join().is_err());
     assert!(pq.join_timeout_blocking(Duration::from_secs(5)));
 }
+
+// The queue as a stream, and the named futures in `futures::select!`
+// without `.fuse()` (they are `FusedFuture`, the streams `FusedStream`).
+#[test]
+fn streams_and_select_without_fuse() {
+    each_runtime(|rt| async move {
+        let a = Arc::new(Queue::bounded(4));
+        let b = Arc::new(Stack::unbounded());
+        let mut a_items = a.stream_arc();
+        let mut b_items = b.stream();
+        let producer = {
+            let (a, b) = (a.clone(), b.clone());
+            rt.thread(move || {
+                for i in 0..10 {
+                    a.push_blocking(i).unwrap();
+                    b.push_blocking(100 + i).unwrap();
+                }
+                a.close();
+                b.close();
+            })
+        };
+        let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+        loop {
+            futures::select! {
+                item = a_items.next() => from_a.extend(item),
+                item = b_items.next() => from_b.extend(item),
+                complete => break,
+            }
+        }
+        producer.await;
+        assert_eq!(from_a, (0..10).collect::<Vec<_>>(), "FIFO, each once");
+        from_b.sort_unstable();
+        assert_eq!(from_b, (100..110).collect::<Vec<_>>());
+        // Through the `Stream` trait, with futures' combinators.
+        let c = PriorityQueue::unbounded();
+        for i in [2, 9, 4] {
+            c.try_push(i).unwrap();
+        }
+        c.close();
+        let doubled: Vec<i32> =
+            futures::StreamExt::collect(futures::StreamExt::map(c.stream(), |i| i * 2)).await;
+        assert_eq!(doubled, [18, 8, 4]);
+        // Named futures in select! as they are.
+        let event = Event::new();
+        let q = Queue::<u8>::unbounded();
+        q.try_push(1).unwrap();
+        let mut wait = event.wait();
+        let mut pop = q.pop();
+        futures::select! {
+            _ = wait => panic!("the event is not set"),
+            item = pop => assert_eq!(item, Ok(1)),
+        }
+    });
+}
+
+// Batches and the blocking iterator.
+#[test]
+fn batches_and_blocking_iteration() {
+    each_runtime(|rt| async move {
+        let q = Arc::new(Queue::unbounded());
+        assert!(q.try_pop_many(4).is_empty());
+        let waiter = {
+            let q = q.clone();
+            rt.spawn(async move { q.pop_many(3).await })
+        };
+        rt.sleep(Duration::from_millis(10)).await;
+        q.push(1).await.unwrap();
+        let first = waiter.await;
+        assert!(!first.is_empty() && first.len() <= 3, "{first:?}");
+        for i in 2..=6 {
+            q.push(i).await.unwrap();
+        }
+        let mut rest = q.try_pop_many(2);
+        assert_eq!(rest.len(), 2);
+        rest.extend(q.drain());
+        let mut all = first;
+        all.extend(rest);
+        assert_eq!(all, [1, 2, 3, 4, 5, 6]);
+        q.push(7).await.unwrap();
+        q.close();
+        let q2 = q.clone();
+        let iterated = rt
+            .thread(move || q2.iter_blocking().collect::<Vec<_>>())
+            .await;
+        assert_eq!(iterated, [7]);
+        assert!(q.pop_many(5).await.is_empty(), "closed and drained");
+    });
+}
+
+// Every named future is a `FusedFuture`, so `futures::select!` takes it
+// without `.fuse()`.
+#[test]
+fn every_named_future_is_fused() {
+    use futures::future::FusedFuture;
+    use rallypoint::future::*;
+    fn fused<F: FusedFuture>() {}
+    type Pred = fn(&mut u8) -> bool;
+    fused::<BarrierWait<'static>>();
+    fused::<ConditionLock<'static, u8>>();
+    fused::<ConditionWait<'static, u8>>();
+    fused::<ConditionWaitTimeout<'static, u8>>();
+    fused::<ConditionWaitWhile<'static, u8, Pred>>();
+    fused::<ConditionWaitWhileTimeout<'static, u8, Pred>>();
+    fused::<CondvarWait<'static, u8>>();
+    fused::<CondvarWaitTimeout<'static, u8>>();
+    fused::<CondvarWaitWhile<'static, u8, Pred>>();
+    fused::<CondvarWaitWhileTimeout<'static, u8, Pred>>();
+    fused::<EventWait<'static>>();
+    fused::<EventWaitTimeout<'static>>();
+    fused::<Join<'static, u8>>();
+    fused::<JoinTimeout<'static, u8>>();
+    fused::<NextItem<'static, 'static, u8>>();
+    fused::<Pop<'static, u8>>();
+    fused::<PopTask<'static, u8>>();
+    fused::<PopTaskTimeout<'static, u8>>();
+    fused::<PopTimeout<'static, u8>>();
+    fused::<Push<'static, u8>>();
+    fused::<PushTimeout<'static, u8>>();
+    fused::<SemaphoreAcquire<'static>>();
+    fused::<SemaphoreAcquireArc>();
+    fused::<SemaphoreAcquireArcTimeout>();
+    fused::<SemaphoreAcquireTimeout<'static>>();
+    #[cfg(target_os = "linux")]
+    {
+        use rallypoint::process;
+        fused::<process::EventWait<'static>>();
+        fused::<process::LockAcquire<'static>>();
+        fused::<process::BarrierWait<'static>>();
+        fused::<process::SemaphoreAcquire<'static>>();
+        fused::<process::QueuePop<'static, u8>>();
+        fused::<process::QueuePush<'static, u8>>();
+        fused::<process::QueueJoin<'static, u8>>();
+        fused::<process::QueuePopTask<'static, u8>>();
+        fused::<process::ConditionWait<'static>>();
+        fused::<process::ConditionWaitTimeout<'static>>();
+    }
+}

@@ -197,6 +197,7 @@ impl<T: ?Sized> Condition<T> {
         ConditionLock {
             lock: LazyLock::new(&self.mutex),
             condvar: &self.condvar,
+            done: false,
         }
     }
 
@@ -613,6 +614,8 @@ impl<T: fmt::Display + ?Sized> fmt::Display for ConditionGuard<'_, T> {
 pub struct ConditionLock<'a, T: ?Sized> {
     lock: LazyLock<'a, T>,
     condvar: &'a Condvar,
+    /// Returned `Ready` (`FusedFuture`).
+    done: bool,
 }
 
 impl<'a, T: ?Sized> Future for ConditionLock<'a, T> {
@@ -620,9 +623,19 @@ impl<'a, T: ?Sized> Future for ConditionLock<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ConditionGuard<'a, T>> {
         let condvar = self.condvar;
-        self.lock
+        let out = self
+            .lock
             .poll(cx)
-            .map(|guard| ConditionGuard::new(guard, condvar))
+            .map(|guard| ConditionGuard::new(guard, condvar));
+        self.done = out.is_ready();
+        out
+    }
+}
+
+#[cfg(feature = "futures-core")]
+impl<T: ?Sized> futures_core::future::FusedFuture for ConditionLock<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }
 

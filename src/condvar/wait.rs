@@ -339,6 +339,15 @@ macro_rules! wait_future {
             }
         }
 
+        #[cfg(feature = "futures-core")]
+        impl<'a, T: ?Sized $(, $f: FnMut(&mut T) -> bool)?> futures_core::future::FusedFuture
+            for $name<'a, T $(, $f)?>
+        {
+            fn is_terminated(&self) -> bool {
+                self.inner.is_done()
+            }
+        }
+
         // The predicate is never pinned (it is only ever called through
         // `&mut`) and everything else is `Unpin`, so the future is `Unpin`
         // whatever the predicate's type.

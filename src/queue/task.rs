@@ -131,6 +131,13 @@ impl<'a, T> Future for PopTask<'a, T> {
     }
 }
 
+#[cfg(feature = "futures-core")]
+impl<T> futures_core::future::FusedFuture for PopTask<'_, T> {
+    fn is_terminated(&self) -> bool {
+        futures_core::future::FusedFuture::is_terminated(&self.pop)
+    }
+}
+
 impl<T> fmt::Debug for PopTask<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PopTask").finish_non_exhaustive()
@@ -156,6 +163,13 @@ impl<'a, T> Future for PopTaskTimeout<'a, T> {
         Pin::new(&mut self.pop)
             .poll(cx)
             .map(|r| r.map(|item| TaskGuard::new(item, queue)))
+    }
+}
+
+#[cfg(feature = "futures-core")]
+impl<T> futures_core::future::FusedFuture for PopTaskTimeout<'_, T> {
+    fn is_terminated(&self) -> bool {
+        futures_core::future::FusedFuture::is_terminated(&self.pop)
     }
 }
 

@@ -171,6 +171,13 @@ impl Drop for ConditionWait<'_> {
     }
 }
 
+#[cfg(feature = "futures-core")]
+impl futures_core::future::FusedFuture for ConditionWait<'_> {
+    fn is_terminated(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+}
+
 impl fmt::Debug for ConditionWait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConditionWait").finish_non_exhaustive()
@@ -187,6 +194,13 @@ impl fmt::Debug for ConditionWait<'_> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[derive(Debug)]
 pub struct ConditionWaitTimeout<'a>(pub(super) ConditionWait<'a>);
+
+#[cfg(feature = "futures-core")]
+impl futures_core::future::FusedFuture for ConditionWaitTimeout<'_> {
+    fn is_terminated(&self) -> bool {
+        futures_core::future::FusedFuture::is_terminated(&self.0)
+    }
+}
 
 impl<'a> Future for ConditionWaitTimeout<'a> {
     type Output = (LockResult<LockGuard<'a>>, WaitTimeoutResult);

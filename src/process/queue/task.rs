@@ -172,6 +172,13 @@ impl<'a, T: DeserializeOwned> Future for QueuePopTask<'a, T> {
     }
 }
 
+#[cfg(feature = "futures-core")]
+impl<T: DeserializeOwned> futures_core::future::FusedFuture for QueuePopTask<'_, T> {
+    fn is_terminated(&self) -> bool {
+        futures_core::future::FusedFuture::is_terminated(&self.pop)
+    }
+}
+
 impl<T: DeserializeOwned> fmt::Debug for QueuePopTask<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueuePopTask").finish_non_exhaustive()
@@ -198,6 +205,13 @@ impl<'a, T: DeserializeOwned> Future for QueuePopTaskTimeout<'a, T> {
         Pin::new(&mut self.pop)
             .poll(cx)
             .map(|r| r.map(|item| TaskGuard::new(item, queue)))
+    }
+}
+
+#[cfg(feature = "futures-core")]
+impl<T: DeserializeOwned> futures_core::future::FusedFuture for QueuePopTaskTimeout<'_, T> {
+    fn is_terminated(&self) -> bool {
+        futures_core::future::FusedFuture::is_terminated(&self.pop)
     }
 }
 
