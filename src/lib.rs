@@ -79,8 +79,9 @@ pub use event::Event;
 pub use fairness::Fairness;
 pub use mutex::{Mutex, MutexGuard, MutexGuardArc, ReentrantMutex, ReentrantMutexGuard};
 pub use queue::{
-    IterBlocking, PopError, PopStream, PopStreamArc, PopTimeoutError, PriorityQueue, PushError,
-    PushTimeoutError, Queue, Stack, TaskDoneError, TaskGuard, TryPopError, TryPushError,
+    Consumer, IterBlocking, PopError, PopStream, PopStreamArc, PopTimeoutError, PriorityQueue,
+    Producer, PushError, PushTimeoutError, Queue, Stack, TaskDoneError, TaskGuard, TryPopError,
+    TryPushError,
 };
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, ReleaseError, Semaphore, SemaphorePermit,

@@ -128,6 +128,7 @@
 //! | `shutdown(immediate=False)` | `close` |
 //! | `Full`, `Empty`, `ShutDown` | [`TryPushError::Full`], [`TryPopError::Empty`], the `Closed` variants |
 
+mod channel;
 mod error;
 mod items;
 mod stream;
@@ -137,6 +138,7 @@ mod waiting;
 use std::fmt;
 use std::time::Duration;
 
+pub use channel::{Consumer, Producer};
 pub use error::{
     PopError, PopTimeoutError, PushError, PushTimeoutError, TaskDoneError, TryPopError,
     TryPushError,

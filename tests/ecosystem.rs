@@ -270,3 +270,57 @@ fn every_named_future_is_fused() {
         fused::<process::ConditionWaitTimeout<'static>>();
     }
 }
+
+// Channel-style ownership: consumers waiting in threads and tasks are
+// released (`Closed`) when the last producer is dropped — also one that
+// panicked — and pushes fail with the item back once every consumer is
+// gone.
+#[test]
+fn last_producer_drop_closes_the_channel() {
+    each_runtime(|rt| async move {
+        let (tx, rx) = Queue::<u32>::bounded(4).into_channel();
+        let consumers = {
+            let rx = rx.clone();
+            bunch(&rt, World::Mixed, 4, move |_, blocking| {
+                let rx = rx.clone();
+                async move {
+                    let mut got = Vec::new();
+                    if blocking {
+                        got.extend(rx.iter_blocking());
+                    } else {
+                        let mut items = rx.stream();
+                        while let Some(i) = items.next().await {
+                            got.push(i);
+                        }
+                    }
+                    got
+                }
+            })
+        };
+        let tx2 = tx.clone();
+        tx.push(1).await.unwrap();
+        drop(tx);
+        assert!(!rx.is_closed(), "a producer is left");
+        // The last producer panics: its drop during the unwind closes.
+        let panicked = rt
+            .thread(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    tx2.push_blocking(2).unwrap();
+                    let _tx = tx2;
+                    panic!("the producer fails");
+                }))
+                .is_err()
+            })
+            .await;
+        assert!(panicked);
+        let mut all: Vec<u32> = join_all(consumers).await.into_iter().flatten().collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 2], "every item popped once, then every consumer saw Closed");
+        assert!(rx.is_closed());
+        // The other direction: no consumer left, pushes hand the item back.
+        let (tx, rx) = Stack::<u32>::unbounded().into_channel();
+        assert_eq!((tx.producer_count(), tx.consumer_count()), (1, 1));
+        drop(rx);
+        assert_eq!(tx.push(7).await, Err(PushError::Closed(7)));
+    });
+}
