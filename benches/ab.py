@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A/B comparison of two builds of the benches, interleaved, as ratios.
 
-Usage (both trees built with `cargo bench --no-run` first):
+Usage (both trees built with `cargo bench -p rallypoint-benches --no-run` first):
 
     python3 benches/ab.py --before ../before --after . \
         [--benches event,barrier,semaphore,condvar,queue,stack] \
@@ -42,7 +42,7 @@ def executable(tree: Path, bench: str) -> Path:
         if p.is_file() and os.access(p, os.X_OK) and p.suffix == ""
     ]
     if not found:
-        sys.exit(f"ab.py: no built `{bench}` bench under {deps} (run `cargo bench --no-run`)")
+        sys.exit(f"ab.py: no built `{bench}` bench under {deps} (run `cargo bench -p rallypoint-benches --no-run`)")
     return max(found, key=lambda p: p.stat().st_mtime)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the `blocking` bench idle and under CPU load, and print ratio tables.
 
-1. `cargo bench --bench blocking -- --save-baseline idle [REGEX]`
+1. `cargo bench -p rallypoint-benches --bench blocking -- --save-baseline idle [REGEX]`
 2. the same with `--save-baseline loaded`, while a CPU spinner
    (`python3 -c "while True: pass"`, a subprocess killed when the run ends,
    however it ends) competes for one core: on Linux it is pinned to the
@@ -107,7 +107,7 @@ CRITERION_ARGS = []
 
 
 def cargo_bench(baseline, filter_):
-    cmd = ["cargo", "bench", "--bench", BENCH, "--", "--save-baseline", baseline,
+    cmd = ["cargo", "bench", "-p", "rallypoint-benches", "--bench", BENCH, "--", "--save-baseline", baseline,
            *CRITERION_ARGS]
     if filter_:
         cmd.append(filter_)

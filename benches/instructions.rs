@@ -5,7 +5,7 @@
 //! BENCHMARKS.md compares the per-item counts of different commits.
 //!
 //! ```text
-//! cargo bench --bench instructions --no-run
+//! cargo bench -p rallypoint-benches --bench instructions --no-run
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/deps/instructions-<hash> ITEMS RUNTIME CAPACITY SHAPE KIND
 //! ```

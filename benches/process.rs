@@ -574,7 +574,7 @@ mod linux {
 
     /// Runs `benches/process_event.py` and prints its line.
     pub(crate) fn python() {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/process_event.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/process_event.py");
         match Command::new("python3")
             .args([script, "20000", "5"])
             .output()

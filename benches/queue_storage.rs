@@ -17,7 +17,7 @@
 //!   `Mutex<Vec<T>> + Condvar` stack.
 //!
 //! Run with
-//! `cargo bench --bench queue_storage -- --warm-up-time 1 --measurement-time 3`.
+//! `cargo bench -p rallypoint-benches --bench queue_storage -- --warm-up-time 1 --measurement-time 3`.
 //!
 //! On a shared, loaded machine criterion's successive measurements drift
 //! with the background load. `QUEUE_STORAGE_PAIRED=<rounds> cargo bench

@@ -14,7 +14,7 @@ estimate) and prints Markdown:
   threshold (10% by default).
 
 Usage:
-    cargo bench                       # or: cargo bench --bench event ...
+    cargo bench -p rallypoint-benches # or: cargo bench -p rallypoint-benches --bench event ...
     python3 benches/report.py         # Markdown on stdout
     python3 benches/report.py --svg ratios.svg   # also a bar chart of ratios
 
@@ -193,7 +193,7 @@ def main():
     groups = sorted((g for g in results if not prefixes or any(g.startswith(p) for p in prefixes)),
                     key=group_key)
     if not groups:
-        sys.exit(f"no group/impl/executor results under {criterion_dir}: run `cargo bench` first")
+        sys.exit(f"no group/impl/executor results under {criterion_dir}: run `cargo bench -p rallypoint-benches` first")
 
     mtimes = [v[1] for g in groups for i in results[g].values() for v in i.values()]
     span = lambda t: datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")

@@ -315,7 +315,11 @@ fn last_producer_drop_closes_the_channel() {
         assert!(panicked);
         let mut all: Vec<u32> = join_all(consumers).await.into_iter().flatten().collect();
         all.sort_unstable();
-        assert_eq!(all, [1, 2], "every item popped once, then every consumer saw Closed");
+        assert_eq!(
+            all,
+            [1, 2],
+            "every item popped once, then every consumer saw Closed"
+        );
         assert!(rx.is_closed());
         // The other direction: no consumer left, pushes hand the item back.
         let (tx, rx) = Stack::<u32>::unbounded().into_channel();
