@@ -18,7 +18,7 @@ use rallypoint::process::{
     Event, ItemErrorKind, PopError, PopTimeoutError, PushError, PushTimeoutError, Queue,
     TryPopError, TryPushError,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashSet;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -29,11 +29,26 @@ const LONG: Duration = Duration::from_secs(30);
 const SHORT: Duration = Duration::from_millis(20);
 
 /// An item that proves it is whole: its bytes are a function of its id.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Item {
     producer: u32,
     id: u64,
     body: Vec<u8>,
+}
+
+// By hand, as a tuple (what a derive would encode too with postcard), so
+// that the dev-dependencies need no serde derive.
+impl Serialize for Item {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.producer, self.id, &self.body).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+        let (producer, id, body) = <(u32, u64, Vec<u8>)>::deserialize(d)?;
+        Ok(Item { producer, id, body })
+    }
 }
 
 impl Item {
