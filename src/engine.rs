@@ -102,6 +102,12 @@
 //! other executor, with no runtime feature to enable. It is small (no
 //! dependencies on Linux) and works under Miri, unlike reactor-based timers
 //! such as `async-io`'s or tokio's (which panics outside a tokio runtime).
+//!
+//! With the `tokio` feature, a timeout first polled inside a tokio runtime
+//! uses tokio's timer instead, so that tokio's paused and auto-advanced
+//! clock (`start_paused`, `tokio::time::advance`) drives it like any tokio
+//! timeout; the deadline itself is still taken on the real clock when the
+//! future is created, and a deadline that really passed still times out.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -262,6 +268,31 @@ loom::thread_local! {
     static IN_BLOCKING_POLL: Cell<bool> = Cell::new(false);
 }
 
+/// An async timeout's timer (module docs, "The timer").
+enum Timer {
+    Agnostic(Delay),
+    #[cfg(all(feature = "tokio", not(loom)))]
+    Tokio(Pin<Box<tokio::time::Sleep>>),
+}
+
+impl Timer {
+    fn new(left: Duration) -> Timer {
+        #[cfg(all(feature = "tokio", not(loom)))]
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Timer::Tokio(Box::pin(tokio::time::sleep(left)));
+        }
+        Timer::Agnostic(Delay::new(left))
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Timer::Agnostic(delay) => Pin::new(delay).poll(cx),
+            #[cfg(all(feature = "tokio", not(loom)))]
+            Timer::Tokio(sleep) => sleep.as_mut().poll(cx),
+        }
+    }
+}
+
 /// Drives an [`Op`] to completion, asynchronously or by blocking, with an
 /// optional deadline.
 pub(crate) struct Timed<O> {
@@ -270,7 +301,7 @@ pub(crate) struct Timed<O> {
     /// Cleared once `on_timeout` has run (the op is then settling).
     deadline: Option<Instant>,
     /// Created on the first `Pending` of a timed async wait only.
-    timer: Option<Delay>,
+    timer: Option<Timer>,
     done: bool,
     /// `O::may_wake_on_drop`, kept here because `Drop` cannot require
     /// `O: Op` (the named futures' ops have bounds of their own).
@@ -331,8 +362,8 @@ impl<O: Op> Timed<O> {
             if now >= deadline {
                 return self.time_out(cx);
             }
-            let timer = self.timer.get_or_insert_with(|| Delay::new(deadline - now));
-            if Pin::new(timer).poll(cx).is_ready() {
+            let timer = self.timer.get_or_insert_with(|| Timer::new(deadline - now));
+            if timer.poll(cx).is_ready() {
                 return self.time_out(cx);
             }
         }

@@ -10,12 +10,24 @@
 //! |---|---|---|
 //! | `op(..)` | a named future | `.await` in any executor |
 //! | `op_blocking(..)` | the output | plain threads |
-//! | `op_timeout(.., d)` | a named future, timeout in its output | async, runtime-agnostic timer |
+//! | `op_timeout(.., d)` | a named future, timeout in its output | async, any executor (see [Timers](#timers)) |
 //! | `op_timeout_blocking(.., d)` | the output | threads |
 //!
 //! Every future is cancel-safe: dropping it undoes its registration, and its
 //! `# Cancel safety` section says exactly what a drop does. Waiters are
 //! served in the order they began waiting.
+//!
+//! # Timers
+//!
+//! The async `_timeout` forms need no runtime: by default their deadline is
+//! kept by `futures-timer`, whose one helper thread (started on first use)
+//! drives every delay, under any executor. With the **`tokio`** cargo
+//! feature, a timeout first polled inside a tokio runtime uses tokio's timer
+//! instead, so tokio's paused and auto-advanced time (`start_paused`,
+//! `tokio::time::advance`) drives it as it drives `tokio::time::timeout`;
+//! that runtime needs its time driver (`enable_time` or `enable_all`).
+//! Outside tokio (smol, a bare `block_on`, threads) nothing changes. The
+//! `_timeout_blocking` forms always use the real clock.
 //!
 //! # Python names
 //!
@@ -31,7 +43,7 @@
 //! | `queue.Queue` | [`Queue`] | available |
 //! | `queue.LifoQueue` | [`Stack`] | available |
 //! | `queue.PriorityQueue` | [`PriorityQueue`] (greatest first; wrap items in `Reverse` for Python's lowest first) | available |
-//! | `multiprocessing.*` | — | not supported: rallypoint shares state between threads and tasks of one process, not across processes |
+//! | `multiprocessing.*` | `rallypoint::process` (Linux, feature `process`, on by default) | Event, Lock, RLock, Condition, Barrier, Semaphore, Queue/JoinableQueue across processes |
 //!
 //! # Example: async and blocking on one barrier
 //!

@@ -328,3 +328,45 @@ fn last_producer_drop_closes_the_channel() {
         assert_eq!(tx.push(7).await, Err(PushError::Closed(7)));
     });
 }
+
+// With the `tokio` feature, async timeouts follow tokio's clock: under
+// paused time a 3 s timeout returns at once (auto-advance), as
+// `tokio::time::timeout` does. (`cargo test --features tokio --test
+// ecosystem`; CI runs it.)
+#[cfg(feature = "tokio")]
+#[test]
+fn async_timeouts_follow_tokios_paused_clock() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    rt.block_on(async {
+        let event = Event::new();
+        assert!(!event.wait_timeout(Duration::from_secs(3)).await);
+        let q = Queue::<u8>::unbounded();
+        assert!(
+            q.pop_timeout(Duration::from_secs(3600))
+                .await
+                .unwrap_err()
+                .is_timeout()
+        );
+        // tokio's own timeout next to it, for comparison.
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3), event.wait())
+                .await
+                .is_err()
+        );
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?} of real time",
+        start.elapsed()
+    );
+    // Outside tokio the runtime-agnostic timer still works.
+    let event = Event::new();
+    assert!(!futures_lite::future::block_on(
+        event.wait_timeout(Duration::from_millis(10))
+    ));
+}
