@@ -568,6 +568,9 @@ impl Barrier {
     /// [`BrokenBarrierError`] too (Python semantics). `Duration::ZERO` breaks
     /// the barrier unless this party is the last one needed.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Panics
     ///
     /// Propagates a panic of the action if this party ran it.

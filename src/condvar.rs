@@ -395,6 +395,9 @@ impl Condvar {
     /// taken again after the timeout, which may take longer) and whether the
     /// wait timed out.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// A notification that arrives at the same moment as the deadline is
     /// never lost: either this waiter keeps it (and reports
     /// `timed_out() == false`) or it was never delivered here. The timer is
@@ -460,6 +463,9 @@ impl Condvar {
     /// Resolves to the guard and whether the time ran out *with the
     /// predicate still true* (`std`'s `wait_timeout_while` semantics: the
     /// predicate is checked one last time after the deadline).
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Cancel safety
     ///

@@ -242,6 +242,9 @@ impl Event {
     /// timeout. `Duration::ZERO` returns [`is_set`](Event::is_set) without
     /// waiting; `Duration::MAX` waits forever.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe, exactly like [`wait`](Event::wait).

@@ -389,6 +389,9 @@ macro_rules! container {
             /// assert_eq!(err.into_inner(), 2);
             /// # });
             /// ```
+            ///
+            /// The deadline is kept by [the timer](crate#timers) that runs where the
+            /// future is first polled (tokio's inside tokio with the `tokio` feature).
             pub fn push_timeout(&self, item: T, timeout: Duration) -> PushTimeout<'_, T> {
                 PushTimeout::new(self.core.push_op(item), deadline_after(timeout))
             }
@@ -506,6 +509,9 @@ macro_rules! container {
             /// assert!(err.is_timeout());
             /// # });
             /// ```
+            ///
+            /// The deadline is kept by [the timer](crate#timers) that runs where the
+            /// future is first polled (tokio's inside tokio with the `tokio` feature).
             pub fn pop_timeout(&self, timeout: Duration) -> PopTimeout<'_, T> {
                 PopTimeout::new(self.core.pop_op(), deadline_after(timeout))
             }
@@ -759,6 +765,9 @@ macro_rules! container {
             /// assert!(q.join_timeout(Duration::from_millis(5)).await);
             /// # });
             /// ```
+            ///
+            /// The deadline is kept by [the timer](crate#timers) that runs where the
+            /// future is first polled (tokio's inside tokio with the `tokio` feature).
             pub fn join_timeout(&self, timeout: Duration) -> JoinTimeout<'_, T> {
                 JoinTimeout::new(self.core.join_op(), deadline_after(timeout))
             }

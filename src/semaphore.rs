@@ -454,6 +454,9 @@ impl Semaphore {
     /// Waits for one permit for at most `timeout`; see
     /// [`acquire_many_timeout`](Semaphore::acquire_many_timeout).
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As for [`acquire`](Semaphore::acquire).
@@ -473,6 +476,9 @@ impl Semaphore {
     }
 
     /// Waits until `n` permits can be taken, for at most `timeout`.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// Fails with [`AcquireTimeoutError::Timeout`] if the timeout elapses
     /// first (the waiter then leaves the queue), and otherwise like
@@ -622,6 +628,9 @@ impl Semaphore {
     /// Like [`acquire_timeout`](Semaphore::acquire_timeout), for an `Arc`'d
     /// semaphore.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As for [`acquire`](Semaphore::acquire).
@@ -642,6 +651,9 @@ impl Semaphore {
 
     /// Like [`acquire_many_timeout`](Semaphore::acquire_many_timeout), for
     /// an `Arc`'d semaphore.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Cancel safety
     ///

@@ -436,6 +436,9 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// Like [`wait`](ConditionGuard::wait) with a timeout; see
     /// [`Condvar::wait_timeout`].
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As for [`Condvar::wait_timeout`].
@@ -481,6 +484,9 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
 
     /// Like [`wait_while`](ConditionGuard::wait_while) with an overall
     /// timeout; see [`Condvar::wait_while_timeout`].
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Cancel safety
     ///

@@ -337,6 +337,9 @@ impl Barrier {
     /// [`wait`](Barrier::wait) with its own timeout, which breaks the
     /// barrier when it passes.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As [`wait`](Barrier::wait).

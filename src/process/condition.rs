@@ -781,6 +781,9 @@ impl Condition {
     /// [`wait`](Condition::wait) for at most `timeout` (the relock is not
     /// timed): the guard and whether it timed out.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Errors
     ///
     /// As [`wait_blocking`](Condition::wait_blocking).

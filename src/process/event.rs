@@ -219,6 +219,9 @@ impl Event {
 
     /// Waits until the event is set or `timeout` passes: `true` if set.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As [`wait`](Event::wait).

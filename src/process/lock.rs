@@ -262,6 +262,9 @@ impl Lock {
 
     /// Waits for the lock at most `timeout`: `None` on timeout.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As [`acquire`](Lock::acquire).

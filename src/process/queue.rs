@@ -841,6 +841,9 @@ impl<T> Queue<T> {
     /// [`join`](Queue::join) with a deadline: `true` if every item was
     /// done, `false` on timeout.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Cancel safety
     ///
     /// As [`join`](Queue::join).
@@ -946,6 +949,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// [`push`](Queue::push) with a deadline.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Errors
     ///
@@ -1077,6 +1083,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// [`pop`](Queue::pop) with a deadline.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Errors
     ///

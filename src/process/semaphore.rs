@@ -785,6 +785,9 @@ impl Semaphore {
 
     /// Waits for one permit at most `timeout`.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Errors
     ///
     /// [`AcquireTimeoutError::Timeout`], or as [`acquire`](Semaphore::acquire).
@@ -809,6 +812,9 @@ impl Semaphore {
     }
 
     /// Waits for `n` permits at most `timeout`.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Errors
     ///
@@ -990,6 +996,9 @@ impl Semaphore {
 
     /// [`acquire_timeout`](Semaphore::acquire_timeout) for an `Arc`.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Errors
     ///
     /// As [`acquire_timeout`](Semaphore::acquire_timeout).
@@ -1015,6 +1024,9 @@ impl Semaphore {
 
     /// [`acquire_many_timeout`](Semaphore::acquire_many_timeout) for an
     /// `Arc`.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
     ///
     /// # Errors
     ///

@@ -252,6 +252,9 @@ macro_rules! task_forms {
             /// assert!(q.pop_task_timeout(Duration::from_millis(5)).await.is_err());
             /// # });
             /// ```
+            ///
+            /// The deadline is kept by [the timer](crate#timers) that runs where the
+            /// future is first polled (tokio's inside tokio with the `tokio` feature).
             pub fn pop_task_timeout(&self, timeout: Duration) -> PopTaskTimeout<'_, T> {
                 PopTaskTimeout {
                     pop: self.pop_timeout(timeout),

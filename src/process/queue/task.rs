@@ -102,6 +102,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// [`pop_task`](Queue::pop_task) giving up after `timeout`.
     ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
     /// # Errors
     ///
     /// As [`pop_timeout`](Queue::pop_timeout).
