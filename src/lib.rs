@@ -116,6 +116,7 @@ pub mod future {
     pub use crate::event::{EventWait, EventWaitTimeout};
     pub use crate::queue::{
         Join, JoinTimeout, NextItem, Pop, PopTask, PopTaskTimeout, PopTimeout, Push, PushTimeout,
+        TaskFuture,
     };
     pub use crate::semaphore::{
         SemaphoreAcquire, SemaphoreAcquireArc, SemaphoreAcquireArcTimeout, SemaphoreAcquireTimeout,

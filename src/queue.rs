@@ -146,7 +146,7 @@ pub use error::{
 pub use stream::{IterBlocking, NextItem, PopStream, PopStreamArc};
 #[cfg(all(target_os = "linux", feature = "process", not(loom)))]
 pub(crate) use task::MarkDone;
-pub use task::{PopTask, PopTaskTimeout, TaskGuard};
+pub use task::{PopTask, PopTaskTimeout, TaskFuture, TaskGuard};
 pub use waiting::{Join, JoinTimeout, Pop, PopTimeout, Push, PushTimeout};
 
 use crate::engine::deadline_after;

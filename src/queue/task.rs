@@ -107,21 +107,33 @@ impl<T: fmt::Debug> fmt::Debug for TaskGuard<'_, T> {
     }
 }
 
-/// Future returned by the containers' `pop_task`: the next item in a
-/// [`TaskGuard`].
+/// A pop future whose item comes in a [`TaskGuard`]: what every
+/// `pop_task` form returns ([`PopTask`], [`PopTaskTimeout`], and
+/// `process::Queue`'s [`QueuePopTask`](crate::process::QueuePopTask) and
+/// [`QueuePopTaskTimeout`](crate::process::QueuePopTaskTimeout)), with the
+/// error of the pop it wraps.
 ///
 /// # Panics
 ///
 /// Polling the future again after it returned `Ready` panics, as for most
 /// futures.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct PopTask<'a, T> {
-    pop: Pop<'a, T>,
+pub struct TaskFuture<'a, F> {
+    pop: F,
     queue: &'a (dyn MarkDone + Send + Sync),
 }
 
-impl<'a, T> Future for PopTask<'a, T> {
-    type Output = Result<TaskGuard<'a, T>, PopError>;
+impl<'a, F> TaskFuture<'a, F> {
+    pub(crate) fn new(pop: F, queue: &'a (dyn MarkDone + Send + Sync)) -> Self {
+        TaskFuture { pop, queue }
+    }
+}
+
+impl<'a, F, T, E> Future for TaskFuture<'a, F>
+where
+    F: Future<Output = Result<T, E>> + Unpin,
+{
+    type Output = Result<TaskGuard<'a, T>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let queue = self.queue;
@@ -132,52 +144,27 @@ impl<'a, T> Future for PopTask<'a, T> {
 }
 
 #[cfg(feature = "futures-core")]
-impl<T> futures_core::future::FusedFuture for PopTask<'_, T> {
+impl<F, T, E> futures_core::future::FusedFuture for TaskFuture<'_, F>
+where
+    F: futures_core::future::FusedFuture<Output = Result<T, E>> + Unpin,
+{
     fn is_terminated(&self) -> bool {
-        futures_core::future::FusedFuture::is_terminated(&self.pop)
+        self.pop.is_terminated()
     }
 }
 
-impl<T> fmt::Debug for PopTask<'_, T> {
+impl<F> fmt::Debug for TaskFuture<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PopTask").finish_non_exhaustive()
+        f.debug_struct("TaskFuture").finish_non_exhaustive()
     }
 }
+
+/// Future returned by the containers' `pop_task`: the next item in a
+/// [`TaskGuard`].
+pub type PopTask<'a, T> = TaskFuture<'a, Pop<'a, T>>;
 
 /// Future returned by the containers' `pop_task_timeout`.
-///
-/// # Panics
-///
-/// As [`PopTask`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct PopTaskTimeout<'a, T> {
-    pop: PopTimeout<'a, T>,
-    queue: &'a (dyn MarkDone + Send + Sync),
-}
-
-impl<'a, T> Future for PopTaskTimeout<'a, T> {
-    type Output = Result<TaskGuard<'a, T>, PopTimeoutError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let queue = self.queue;
-        Pin::new(&mut self.pop)
-            .poll(cx)
-            .map(|r| r.map(|item| TaskGuard::new(item, queue)))
-    }
-}
-
-#[cfg(feature = "futures-core")]
-impl<T> futures_core::future::FusedFuture for PopTaskTimeout<'_, T> {
-    fn is_terminated(&self) -> bool {
-        futures_core::future::FusedFuture::is_terminated(&self.pop)
-    }
-}
-
-impl<T> fmt::Debug for PopTaskTimeout<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PopTaskTimeout").finish_non_exhaustive()
-    }
-}
+pub type PopTaskTimeout<'a, T> = TaskFuture<'a, PopTimeout<'a, T>>;
 
 macro_rules! task_forms {
     ($($name:ident),*) => {$(
@@ -212,10 +199,7 @@ macro_rules! task_forms {
             /// # });
             /// ```
             pub fn pop_task(&self) -> PopTask<'_, T> {
-                PopTask {
-                    pop: self.pop(),
-                    queue: self,
-                }
+                TaskFuture::new(self.pop(), self)
             }
 
             /// Blocking form of [`pop_task`](Self::pop_task). This must not
@@ -256,10 +240,7 @@ macro_rules! task_forms {
             /// The deadline is kept by [the timer](crate#timers) that runs where the
             /// future is first polled (tokio's inside tokio with the `tokio` feature).
             pub fn pop_task_timeout(&self, timeout: Duration) -> PopTaskTimeout<'_, T> {
-                PopTaskTimeout {
-                    pop: self.pop_timeout(timeout),
-                    queue: self,
-                }
+                TaskFuture::new(self.pop_timeout(timeout), self)
             }
 
             /// Blocking form of [`pop_task_timeout`](Self::pop_task_timeout).

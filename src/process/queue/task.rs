@@ -2,10 +2,6 @@
 //! [`TaskGuard`](crate::TaskGuard) whose drop calls `task_done()` (see
 //! `src/queue/task.rs`).
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -13,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{PopError, PopTimeoutError, Queue, QueuePop, QueuePopTimeout, TryPopError};
 use crate::TaskGuard;
-use crate::queue::MarkDone;
+use crate::queue::{MarkDone, TaskFuture};
 
 impl<T> MarkDone for Queue<T> {
     fn mark_done(&self) {
@@ -49,10 +45,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # }
     /// ```
     pub fn pop_task(&self) -> QueuePopTask<'_, T> {
-        QueuePopTask {
-            pop: self.pop(),
-            queue: self,
-        }
+        TaskFuture::new(self.pop(), self)
     }
 
     /// Blocking form of [`pop_task`](Queue::pop_task). Must not be called
@@ -124,10 +117,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # }
     /// ```
     pub fn pop_task_timeout(&self, timeout: Duration) -> QueuePopTaskTimeout<'_, T> {
-        QueuePopTaskTimeout {
-            pop: self.pop_timeout(timeout),
-            queue: self,
-        }
+        TaskFuture::new(self.pop_timeout(timeout), self)
     }
 
     /// [`try_pop`](Queue::try_pop), returning the item in a [`TaskGuard`].
@@ -153,74 +143,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
 /// Future returned by
 /// [`Queue::pop_task`](crate::process::Queue::pop_task).
-///
-/// # Panics
-///
-/// Polling the future again after it returned `Ready` panics, as for most
-/// futures.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct QueuePopTask<'a, T: DeserializeOwned> {
-    pop: QueuePop<'a, T>,
-    queue: &'a Queue<T>,
-}
-
-impl<'a, T: DeserializeOwned> Future for QueuePopTask<'a, T> {
-    type Output = Result<TaskGuard<'a, T>, PopError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let queue = self.queue;
-        Pin::new(&mut self.pop)
-            .poll(cx)
-            .map(|r| r.map(|item| TaskGuard::new(item, queue)))
-    }
-}
-
-#[cfg(feature = "futures-core")]
-impl<T: DeserializeOwned> futures_core::future::FusedFuture for QueuePopTask<'_, T> {
-    fn is_terminated(&self) -> bool {
-        futures_core::future::FusedFuture::is_terminated(&self.pop)
-    }
-}
-
-impl<T: DeserializeOwned> fmt::Debug for QueuePopTask<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QueuePopTask").finish_non_exhaustive()
-    }
-}
+pub type QueuePopTask<'a, T> = TaskFuture<'a, QueuePop<'a, T>>;
 
 /// Future returned by
 /// [`Queue::pop_task_timeout`](crate::process::Queue::pop_task_timeout).
-///
-/// # Panics
-///
-/// As [`QueuePopTask`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct QueuePopTaskTimeout<'a, T: DeserializeOwned> {
-    pop: QueuePopTimeout<'a, T>,
-    queue: &'a Queue<T>,
-}
-
-impl<'a, T: DeserializeOwned> Future for QueuePopTaskTimeout<'a, T> {
-    type Output = Result<TaskGuard<'a, T>, PopTimeoutError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let queue = self.queue;
-        Pin::new(&mut self.pop)
-            .poll(cx)
-            .map(|r| r.map(|item| TaskGuard::new(item, queue)))
-    }
-}
-
-#[cfg(feature = "futures-core")]
-impl<T: DeserializeOwned> futures_core::future::FusedFuture for QueuePopTaskTimeout<'_, T> {
-    fn is_terminated(&self) -> bool {
-        futures_core::future::FusedFuture::is_terminated(&self.pop)
-    }
-}
-
-impl<T: DeserializeOwned> fmt::Debug for QueuePopTaskTimeout<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QueuePopTaskTimeout")
-            .finish_non_exhaustive()
-    }
-}
+pub type QueuePopTaskTimeout<'a, T> = TaskFuture<'a, QueuePopTimeout<'a, T>>;
