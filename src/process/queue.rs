@@ -6,7 +6,9 @@
 //! encoding (postcard) and the waits (one [`ShmOp`] per wait, driven by
 //! `wait.rs` like every process primitive).
 
+mod builder;
 mod error;
+mod layout;
 mod ops;
 mod ring;
 mod task;
@@ -15,7 +17,7 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -26,6 +28,11 @@ pub use error::{
     TryPushError,
 };
 
+pub use self::builder::QueueBuilder;
+pub use self::layout::DEFAULT_ITEM_SIZE_LIMIT;
+use self::layout::{
+    Body, Encoded, LAYOUT, Shape, body_size, decode, encode, ring_of, writer_exited,
+};
 use self::ops::{
     JoinOp, PopEnd, PopOp, PushEnd, PushOp, pop_result, pop_timeout_result, push_result,
     push_timeout_result,
@@ -33,115 +40,15 @@ use self::ops::{
 pub use self::ops::{
     QueueJoin, QueueJoinTimeout, QueuePop, QueuePopTimeout, QueuePush, QueuePushTimeout,
 };
-use self::ring::{Ring, Wake};
+use self::ring::Ring;
 pub use self::task::{QueuePopTask, QueuePopTaskTimeout};
-use super::futex;
-use super::layout::{BodySize, Kind, MAX_BODY, Meta};
+use super::layout::{BodySize, Kind};
 use super::owner::Known;
-use super::roster::{self, Claim, Slot};
-use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
+use super::roster::{self, Claim};
+use super::segment::{DEFAULT_MODE, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
 use crate::TaskDoneError;
 use crate::engine::deadline_after;
-
-/// The body's revision (bumped when `Body` or the ring changes).
-const LAYOUT: u32 = 1;
-/// Participant slots: one per handle, in all processes together.
-const SLOTS: usize = 64;
-/// The item size limit unless the builder sets one.
-pub const DEFAULT_ITEM_SIZE_LIMIT: usize = 1024;
-
-/// A word on a cache line of its own.
-#[repr(C, align(64))]
-struct Line<T>(T);
-
-/// The futex words of the three waits, with their sleepers counts.
-#[repr(C)]
-struct Waits {
-    pop: AtomicU32,
-    pop_sleepers: AtomicU32,
-    push: AtomicU32,
-    push_sleepers: AtomicU32,
-    join: AtomicU32,
-    join_sleepers: AtomicU32,
-    /// Each side's `pending` flag (ring.rs, `Wake`).
-    pop_pending: AtomicU32,
-    push_pending: AtomicU32,
-    join_pending: AtomicU32,
-    /// `tail`'s closed bit again (ring.rs).
-    closed: AtomicU32,
-}
-
-/// The segment body, followed by the ring (`capacity * slot_words` words).
-/// `head` and `tail` are on lines of their own: poppers write one, pushers
-/// the other.
-#[repr(C)]
-struct Body {
-    head: Line<AtomicU64>,
-    tail: Line<AtomicU64>,
-    /// `skipped` and `done` (ring.rs).
-    tasks: Line<[AtomicU64; 2]>,
-    waits: Line<Waits>,
-    slots: [Slot; SLOTS],
-}
-
-const _: () = assert!(size_of::<Body>() % 64 == 0 && SLOTS < 128);
-
-/// The ring's shape, from the header's parameters.
-#[derive(Clone, Copy, Debug)]
-struct Shape {
-    capacity: u64,
-    limit: usize,
-    slot_words: usize,
-}
-
-impl Shape {
-    fn new(capacity: usize, limit: usize) -> Option<Shape> {
-        let slot_words = ring::slot_words(limit)?;
-        let shape = Shape {
-            capacity: u64::try_from(capacity).ok()?,
-            limit,
-            slot_words,
-        };
-        (capacity > 0 && shape.body_size().is_some()).then_some(shape)
-    }
-
-    fn from_params(params: &[u64; 4]) -> Option<Shape> {
-        let [capacity, limit, slot_words, 0] = *params else {
-            return None;
-        };
-        let shape = Shape::new(
-            usize::try_from(capacity).ok()?,
-            usize::try_from(limit).ok()?,
-        )?;
-        (shape.slot_words as u64 == slot_words).then_some(shape)
-    }
-
-    fn words(&self) -> usize {
-        self.capacity as usize * self.slot_words
-    }
-
-    fn ring_bytes(&self) -> usize {
-        self.words() * 8
-    }
-
-    fn body_size(&self) -> Option<usize> {
-        let ring = usize::try_from(self.capacity)
-            .ok()?
-            .checked_mul(self.slot_words)?
-            .checked_mul(8)?;
-        let size = size_of::<Body>().checked_add(ring)?;
-        (size <= MAX_BODY).then_some(size)
-    }
-
-    fn params(&self) -> [u64; 4] {
-        [self.capacity, self.limit as u64, self.slot_words as u64, 0]
-    }
-}
-
-fn body_size(params: &[u64; 4]) -> Option<usize> {
-    Shape::from_params(params)?.body_size()
-}
 
 /// A bounded queue of `T`s shared between processes — Python's
 /// `multiprocessing.Queue` and `JoinableQueue` in one, with the four forms
@@ -209,256 +116,6 @@ pub struct Queue<T> {
     /// The largest `head` this handle has read (ring.rs).
     head_seen: AtomicU64,
     _items: PhantomData<fn(T) -> T>,
-}
-
-/// Builds a [`process::Queue`](Queue) with a non-default item size limit
-/// or file mode.
-///
-/// ```
-/// # fn main() -> std::io::Result<()> {
-/// use rallypoint::process::Queue;
-/// let q = Queue::<Vec<u8>>::builder(8).item_size_limit(4096).anonymous()?;
-/// assert_eq!(q.item_size_limit(), 4096);
-/// assert_eq!(q.capacity(), Some(8));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct QueueBuilder<T> {
-    capacity: usize,
-    limit: usize,
-    budget: Option<usize>,
-    mode: u32,
-    _items: PhantomData<fn(T) -> T>,
-}
-
-impl<T> QueueBuilder<T> {
-    /// The largest encoded item, in bytes (default
-    /// [`DEFAULT_ITEM_SIZE_LIMIT`], at most 4 MiB − 1). Each of the
-    /// `capacity` slots has room for one item of this size, plus 8 bytes.
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use rallypoint::process::Queue;
-    /// let q = Queue::<String>::builder(4).item_size_limit(64).anonymous()?;
-    /// assert_eq!(q.item_size_limit(), 64);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn item_size_limit(mut self, bytes: usize) -> Self {
-        self.limit = bytes;
-        self
-    }
-
-    /// The file mode of a named segment (default `0o600`; subject to the
-    /// umask).
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use rallypoint::process::Queue;
-    /// let name = format!("doc-queue-mode-{}", std::process::id());
-    /// let q = Queue::<u8>::builder(4).mode(0o600).create(&name)?;
-    /// assert_eq!(q.name(), Some(name.as_str()));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// The most memory the ring may take, in bytes: creating a queue whose
-    /// `capacity` slots of `item_size_limit` bytes (plus 8 each) do not
-    /// fit fails with `InvalidInput`, which names the capacity that would.
-    /// (Slots are of one size, so that every push and pop is one
-    /// compare-exchange and a killed producer leaves a hole of one slot:
-    /// the budget bounds the segment, it is not shared between items of
-    /// different sizes.)
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use rallypoint::process::Queue;
-    /// let q = Queue::<u64>::builder(1024).item_size_limit(16).byte_budget(64 << 10).anonymous()?;
-    /// assert_eq!(q.ring_bytes(), 1024 * 24);
-    /// let err = Queue::<u64>::builder(1 << 20).byte_budget(1 << 20).anonymous().unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn byte_budget(mut self, bytes: usize) -> Self {
-        self.budget = Some(bytes);
-        self
-    }
-
-    fn shape(&self) -> io::Result<Shape> {
-        let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
-        let shape = Shape::new(self.capacity, self.limit).ok_or_else(|| {
-            invalid(format!(
-                "a queue of {} items of up to {} bytes: capacity must be at least 1, \
-                 the item size limit at most 4 MiB - 1 and the ring at most {MAX_BODY} bytes",
-                self.capacity, self.limit
-            ))
-        })?;
-        match self.budget {
-            Some(budget) if shape.ring_bytes() > budget => Err(invalid(format!(
-                "a ring of {} slots of {} bytes is {} bytes, over the budget of {budget}: \
-                 at most {} slots fit",
-                shape.capacity,
-                shape.slot_words * 8,
-                shape.ring_bytes(),
-                budget / (shape.slot_words * 8)
-            ))),
-            _ => Ok(shape),
-        }
-    }
-
-    /// Creates the queue under `name` in `/dev/shm`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a capacity of 0 or a ring over 1 GiB, a bad name
-    /// or mode; `AlreadyExists` if the name is taken; or the system's error.
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use rallypoint::process::Queue;
-    /// let name = format!("doc-queue-builder-{}", std::process::id());
-    /// let q = Queue::<u8>::builder(4).create(&name)?;
-    /// assert!(Queue::<u8>::builder(4).create(&name).is_err()); // the name is taken
-    /// # drop(q);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn create(self, name: &str) -> io::Result<Queue<T>> {
-        let shape = self.shape()?;
-        let seg = Segment::create(name, self.mode, meta(shape), |map| init(map, shape))?;
-        Queue::with(seg)
-    }
-
-    /// Creates the queue with no name (a sealed memfd), shared by handing
-    /// its descriptor to another process ([`Queue::from_fd`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](QueueBuilder::create), but for the name.
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use rallypoint::process::Queue;
-    /// let q = Queue::<u8>::builder(4).anonymous()?;
-    /// assert_eq!(q.name(), None);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn anonymous(self) -> io::Result<Queue<T>> {
-        let shape = self.shape()?;
-        let seg = Segment::anonymous(meta(shape), |map| init(map, shape))?;
-        Queue::with(seg)
-    }
-}
-
-fn meta(shape: Shape) -> Meta {
-    Meta {
-        kind: Kind::Queue,
-        layout: LAYOUT,
-        body_size: shape.body_size().expect("checked by Shape::new"),
-        creator_pid: std::process::id(),
-        params: shape.params(),
-    }
-}
-
-fn init(map: &Mapping, shape: Shape) {
-    ring_of(map, shape, &AtomicU64::new(0)).init();
-}
-
-fn ring_of<'a>(map: &'a Mapping, shape: Shape, head_seen: &'a AtomicU64) -> Ring<'a> {
-    let body: &Body = map.body();
-    let waits = &body.waits.0;
-    Ring {
-        head: &body.head.0,
-        head_seen,
-        tail: &body.tail.0,
-        closed: &waits.closed,
-        skipped: &body.tasks.0[0],
-        done: &body.tasks.0[1],
-        slots: map.words_after::<Body>(shape.words()),
-        capacity: shape.capacity,
-        slot_words: shape.slot_words,
-        limit: shape.limit,
-        pop_wake: Wake {
-            word: &waits.pop,
-            sleepers: &waits.pop_sleepers,
-            pending: &waits.pop_pending,
-        },
-        push_wake: Wake {
-            word: &waits.push,
-            sleepers: &waits.push_sleepers,
-            pending: &waits.push_pending,
-        },
-        join_wake: Wake {
-            word: &waits.join,
-            sleepers: &waits.join_sleepers,
-            pending: &waits.join_pending,
-        },
-        wake: futex::wake_all,
-    }
-}
-
-/// The reaper's action when a writer the poppers wait for exits: change
-/// the poppers' word (the reaper then wakes it), so they look again.
-fn writer_exited(_map: &Mapping, word: &AtomicU32, _arg: u32) {
-    word.fetch_add(1, Ordering::SeqCst);
-}
-
-/// An item's encoding: on the stack when small (most items), so that a
-/// push allocates nothing.
-pub(crate) enum Encoded {
-    Inline([u8; 64], usize),
-    Heap(Vec<u8>),
-}
-
-impl Encoded {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        match self {
-            Encoded::Inline(b, len) => &b[..*len],
-            Encoded::Heap(v) => v,
-        }
-    }
-}
-
-fn encode<T: Serialize>(item: &T, limit: usize) -> Result<Encoded, ItemError> {
-    let failed = |e: postcard::Error| ItemError::new(ItemErrorKind::Encode, e.to_string());
-    let mut inline = [0u8; 64];
-    let encoded = match postcard::to_slice(item, &mut inline) {
-        Ok(used) => {
-            let len = used.len();
-            Encoded::Inline(inline, len)
-        }
-        Err(postcard::Error::SerializeBufferFull) => {
-            Encoded::Heap(postcard::to_allocvec(item).map_err(failed)?)
-        }
-        Err(e) => return Err(failed(e)),
-    };
-    let len = encoded.bytes().len();
-    if len > limit {
-        return Err(ItemError::new(
-            ItemErrorKind::TooLarge,
-            format!("{len} bytes encoded, the queue's limit is {limit}"),
-        ));
-    }
-    Ok(encoded)
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ItemError> {
-    let bad = |why: String| ItemError::new(ItemErrorKind::Decode, why);
-    match postcard::take_from_bytes(bytes) {
-        Ok((item, [])) => Ok(item),
-        Ok((_, rest)) => Err(bad(format!(
-            "{} bytes left over after the item (was another type pushed?)",
-            rest.len()
-        ))),
-        Err(e) => Err(bad(e.to_string())),
-    }
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
@@ -1206,25 +863,5 @@ impl<T: fmt::Debug> fmt::Debug for DebugItems<'_, T> {
             };
         }
         list.finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shapes_refuse_what_no_queue_has() {
-        assert!(Shape::new(0, 8).is_none());
-        assert!(Shape::new(1 << 40, 8).is_none());
-        assert!(Shape::new(usize::MAX, usize::MAX).is_none());
-        let shape = Shape::new(3, 20).unwrap();
-        assert_eq!(shape.slot_words, 4);
-        assert!(Shape::from_params(&shape.params()).is_some());
-        let [c, l, w, _] = shape.params();
-        assert!(Shape::from_params(&[c, l, w + 8, 0]).is_none());
-        assert!(Shape::new(1, 1 << 22).is_none());
-        assert!(Shape::from_params(&[c, l, w, 1]).is_none());
-        assert!(Shape::from_params(&[0, l, w, 0]).is_none());
     }
 }

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::{Condition, NOTIFIED, Record, freed, state_of};
+use super::Condition;
+use super::records::{NOTIFIED, Record, freed, state_of};
 use crate::WaitTimeoutResult;
 use crate::engine::Timed;
 use crate::process::lock::{LockAcquire, LockGuard, LockResult};
