@@ -75,6 +75,15 @@
 //! promised to a woken waiter that has not run yet (and `try_push` may
 //! report `Full` for the same reason with free slots).
 //!
+//! # Rendezvous
+//!
+//! [`Queue::rendezvous`] is the same engine with a one-item slot (capacity
+//! 1 inside, `Some(0)` outside) and a second wait for its pushers: once its
+//! item is in the slot, a push waits in its own line until a pop removes
+//! it, and one that gives up first takes the item back out (see
+//! `waiting/rendezvous.rs`). A popper that had been promised that item
+//! finds the slot empty and queues up again.
+//!
 //! # Close
 //!
 //! [`close`](Queue::close) is Python 3.13's `shutdown(immediate=False)`:
@@ -124,6 +133,7 @@
 //! | `put(item)` / `put(item, timeout=t)` / `put_nowait` | `push`, `push_blocking` / `push_timeout(_blocking)` / `try_push` |
 //! | `get()` / `get(timeout=t)` / `get_nowait` | `pop`, `pop_blocking` / `pop_timeout(_blocking)` / `try_pop` |
 //! | `qsize`, `empty`, `full`, `maxsize` | `len`, `is_empty`, `is_full`, `capacity` |
+//! | `Queue(maxsize=0)` (no limit) | [`Queue::unbounded`] (not [`Queue::rendezvous`], which has no buffer at all) |
 //! | `task_done`, `join`, `unfinished_tasks` | same names (`join` in four forms) |
 //! | `shutdown(immediate=False)` | `close` |
 //! | `Full`, `Empty`, `ShutDown` | [`TryPushError::Full`], [`TryPopError::Empty`], the `Closed` variants |
@@ -131,6 +141,7 @@
 mod channel;
 mod error;
 mod items;
+mod rendezvous;
 mod stream;
 mod task;
 mod waiting;
@@ -824,7 +835,9 @@ container! {
     /// `queue.Queue`.
     ///
     /// `pop` waits while the queue is empty; on a [bounded](Queue::bounded)
-    /// queue, `push` waits while it is full. The same queue can be used by
+    /// queue, `push` waits while it is full; on a
+    /// [rendezvous](Queue::rendezvous) queue (no buffer), `push` waits until
+    /// a pop takes its item. The same queue can be used by
     /// async tasks (under any executor) and by threads at the same time.
     /// [`Stack`] and [`PriorityQueue`] have the same methods in another
     /// order.

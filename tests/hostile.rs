@@ -2903,3 +2903,172 @@ macro_rules! cv_hook_tests {
 
 cv_hook_tests!(condition_hooks, Flavour::Condition);
 cv_hook_tests!(condvar_hooks, Flavour::Condvar);
+
+// ---- ... on a rendezvous Queue --------------------------------------------
+//
+// A rendezvous push waits twice: for the slot (like any bounded push), then
+// in its own line until a pop takes its item. These cover the second wait:
+// each hook re-enters the queue (pops the pusher's own item, pushes, closes,
+// reads) from the waker's clone, drop or wake, and the push still settles
+// exactly once: `Ok` iff its item was popped.
+
+/// What a hook does to the rendezvous queue.
+#[derive(Clone, Copy, Debug)]
+enum RvHook {
+    /// Pops (the pusher's own item, if it is in), recording it.
+    Pop,
+    /// Closes the queue.
+    Close,
+    /// Reads `len` and `Debug`, and tries a push.
+    Poke,
+}
+
+struct Rv {
+    q: Arc<Queue<u32>>,
+    popped: Arc<Mutex<Vec<u32>>>,
+}
+
+impl Rv {
+    fn new() -> Rv {
+        Rv {
+            q: Arc::new(Queue::rendezvous()),
+            popped: Arc::default(),
+        }
+    }
+
+    fn hook(&self, what: RvHook) -> impl Fn() + Send + Sync + 'static {
+        let (q, popped) = (self.q.clone(), self.popped.clone());
+        move || match what {
+            RvHook::Pop => {
+                if let Ok(item) = q.try_pop() {
+                    popped.lock().unwrap().push(item);
+                }
+            }
+            RvHook::Close => {
+                q.close();
+            }
+            RvHook::Poke => {
+                let _ = (q.len(), format!("{q:?}"));
+                let _ = q.try_push(99);
+            }
+        }
+    }
+
+    /// The push's outcome is consistent with what was popped: `Ok` iff item
+    /// 1 was popped (by a hook or here), else the item came back.
+    fn check(&self, outcome: Option<Result<(), u32>>) {
+        let hooked = self.popped.lock().unwrap().contains(&1);
+        match outcome {
+            Some(Ok(())) => assert!(hooked, "push returned Ok, but nobody popped its item"),
+            Some(Err(item)) => {
+                assert_eq!(item, 1);
+                assert!(!hooked, "push failed, but its item was popped");
+            }
+            // Cancelled: either it was popped, or it is gone with the future.
+            None => {}
+        }
+        assert_ne!(self.q.try_pop(), Ok(1), "the pusher's item is still inside");
+    }
+}
+
+/// Polls a rendezvous push with a hostile waker until it is in its second
+/// wait, then `then` decides how it ends.
+fn rv_push(timeout: Option<Duration>, on: Step, what: RvHook, then: RvEnd) {
+    let rv = Rv::new();
+    let hook = rv.hook(what);
+    let hostile = match on {
+        Step::Clone => Hostile::builder().on_clone(hook),
+        Step::Wake => Hostile::builder().on_wake(hook),
+        Step::Drop => Hostile::builder().on_drop(hook),
+    }
+    .disarmed()
+    .build();
+    let q = rv.q.clone();
+    let mut push: BoxFut<'_, Result<(), u32>> = match timeout {
+        None => Box::pin(async move { q.push(1).await.map_err(|e| e.into_inner()) }),
+        Some(d) => Box::pin(async move { q.push_timeout(1, d).await.map_err(|e| e.into_inner()) }),
+    };
+    let first = hostile.waker();
+    // Into the slot, registered in the second wait (with the hooks off).
+    assert!(poll_with(&mut push, &first).is_pending());
+    assert_eq!(rv.q.len(), 1);
+    hostile.arm();
+    let outcome = match then {
+        RvEnd::Repoll => {
+            // A new waker: the first is replaced (dropped), the second cloned.
+            let second = hostile.waker();
+            let polled = poll_with(&mut push, &second);
+            drop((first, second));
+            match polled {
+                Poll::Ready(out) => Some(out),
+                Poll::Pending => {
+                    // Finish it off: a pop takes the item, with hooks on.
+                    if let Ok(item) = rv.q.try_pop() {
+                        rv.popped.lock().unwrap().push(item);
+                    }
+                    rv.q.close();
+                    Some(block_on_noop(&mut push))
+                }
+            }
+        }
+        RvEnd::Cancel => {
+            drop(push);
+            drop(first);
+            None
+        }
+        RvEnd::Taken => {
+            // A pop takes the item and wakes the pusher (hooks run then).
+            if let Ok(item) = rv.q.try_pop() {
+                rv.popped.lock().unwrap().push(item);
+            }
+            drop(first);
+            rv.q.close();
+            Some(block_on_noop(&mut push))
+        }
+        RvEnd::Expire => {
+            std::thread::sleep(Duration::from_millis(30));
+            drop(first);
+            rv.q.close();
+            Some(block_on_noop(&mut push))
+        }
+    };
+    hostile.disarm();
+    rv.check(outcome);
+}
+
+#[derive(Clone, Copy, Debug)]
+enum RvEnd {
+    Repoll,
+    Cancel,
+    Taken,
+    Expire,
+}
+
+/// Polls to completion with a no-op waker (the queue is closed or the
+/// deadline passed, so it is due).
+fn block_on_noop<F: Future + Unpin>(f: &mut F) -> F::Output {
+    futures_lite::future::block_on(f)
+}
+
+mod rendezvous_hooks {
+    use super::*;
+    const SHORT: Option<Duration> = Some(Duration::from_millis(10));
+
+    hook_tests! {
+        push_repoll_clone_pops => rv_push(None, Step::Clone, RvHook::Pop, RvEnd::Repoll);
+        push_repoll_drop_pops => rv_push(None, Step::Drop, RvHook::Pop, RvEnd::Repoll);
+        push_repoll_drop_closes => rv_push(None, Step::Drop, RvHook::Close, RvEnd::Repoll);
+        push_repoll_clone_pokes => rv_push(None, Step::Clone, RvHook::Poke, RvEnd::Repoll);
+        push_cancel_drop_pops => rv_push(None, Step::Drop, RvHook::Pop, RvEnd::Cancel);
+        push_cancel_drop_closes => rv_push(None, Step::Drop, RvHook::Close, RvEnd::Cancel);
+        push_cancel_drop_pokes => rv_push(None, Step::Drop, RvHook::Poke, RvEnd::Cancel);
+        push_taken_wake_pokes => rv_push(None, Step::Wake, RvHook::Poke, RvEnd::Taken);
+        push_taken_wake_closes => rv_push(None, Step::Wake, RvHook::Close, RvEnd::Taken);
+        push_taken_drop_pokes => rv_push(None, Step::Drop, RvHook::Poke, RvEnd::Taken);
+        push_timeout_repoll_drop_pops => rv_push(SHORT, Step::Drop, RvHook::Pop, RvEnd::Repoll);
+        push_timeout_cancel_drop_pops => rv_push(SHORT, Step::Drop, RvHook::Pop, RvEnd::Cancel);
+        push_timeout_taken_wake_pokes => rv_push(SHORT, Step::Wake, RvHook::Poke, RvEnd::Taken);
+        push_timeout_expire_drop_pops => rv_push(SHORT, Step::Drop, RvHook::Pop, RvEnd::Expire);
+        push_timeout_expire_clone_pokes => rv_push(SHORT, Step::Clone, RvHook::Poke, RvEnd::Expire);
+    }
+}

@@ -989,3 +989,52 @@ fn queue_join_vs_task_done() {
         assert!(queue.task_done().is_err());
     });
 }
+
+/// A rendezvous push (blocking) meets an async pop: the push returns only
+/// once the pop has the item, and nothing stays inside.
+#[test]
+fn rendezvous_push_meets_pop() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::rendezvous());
+        let got = Arc::new(AtomicUsize::new(0));
+        let popper = {
+            let (queue, got) = (queue.clone(), got.clone());
+            thread::spawn(move || {
+                let item = block_on(queue.pop()).unwrap();
+                got.store(item, SeqCst);
+            })
+        };
+        queue.push_blocking(7usize).unwrap();
+        popper.join().unwrap();
+        assert_eq!(got.load(SeqCst), 7);
+        assert!(queue.is_empty());
+        assert_eq!(queue.unfinished_tasks(), 1);
+    });
+}
+
+/// A rendezvous push polled once and then cancelled races with a
+/// `try_pop`: the item is delivered (popped) or taken back, never both and
+/// never lost; a push that returned `Ok` was popped; the task count
+/// matches what was delivered.
+#[test]
+fn rendezvous_cancelled_push_vs_try_pop() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::rendezvous());
+        let popper = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.try_pop().is_ok())
+        };
+        let returned_ok = {
+            let mut push = Box::pin(queue.push(7u32));
+            let polled = poll_with(push.as_mut(), Waker::noop());
+            drop(push);
+            matches!(polled, Poll::Ready(Ok(())))
+        };
+        let popped = popper.join().unwrap();
+        if returned_ok {
+            assert!(popped, "a push returned Ok without a pop");
+        }
+        assert!(queue.is_empty(), "the item stayed inside");
+        assert_eq!(queue.unfinished_tasks(), usize::from(popped));
+    });
+}

@@ -4,6 +4,7 @@
 //! `waiting/ops.rs`. See the parent module's docs for the design.
 
 mod ops;
+mod rendezvous;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
@@ -33,6 +34,8 @@ pub(crate) struct Core<T> {
     /// The capacity, `usize::MAX` for unbounded (a copy of the state's, for
     /// the hints).
     limit: usize,
+    /// A rendezvous queue (see [`Rendezvous`]).
+    rendezvous: bool,
 }
 
 #[repr(align(64))]
@@ -101,6 +104,29 @@ struct State<T> {
     push: Side,
     /// `join` waiters; all woken when `unfinished` reaches 0.
     join_waiting: WaitList<()>,
+    /// A rendezvous queue's handoff bookkeeping (unused otherwise).
+    rv: Rendezvous,
+}
+
+/// How a rendezvous queue (`Queue::rendezvous()`, no buffer) knows when a
+/// push is complete: its one slot holds the item of the pusher that waits
+/// for a popper to take it, and a push returns only once a pop removed it
+/// (see `waiting/rendezvous.rs`).
+///
+/// Internally the queue has a capacity of 1 (the slot; pushers wait for it
+/// in line like on any bounded queue), so at most one item is deposited at
+/// a time and deposits are numbered: the pusher of deposit `n` is done once
+/// `taken >= n`. A pusher that gives up (timeout, cancellation, `close`)
+/// before its item was taken removes it again, and `deposited` goes back by
+/// one (its item is the only one, so no other number is in use).
+struct Rendezvous {
+    /// Deposits into the slot, minus those taken back.
+    deposited: u64,
+    /// Items removed by pops.
+    taken: u64,
+    /// The pusher whose item is in the slot, waiting for it to be taken
+    /// (at most one).
+    confirm: WaitList<()>,
 }
 
 /// The poppers or the pushers: those waiting (each entry's payload says
@@ -230,6 +256,20 @@ impl<T> State<T> {
 impl<T> Core<T> {
     loom_const_fn! {
         pub(crate) const fn new(items: Items<T>, capacity: Option<usize>) -> Self {
+            Self::with_rendezvous(items, capacity, false)
+        }
+    }
+
+    loom_const_fn! {
+        /// A rendezvous queue: a one-item slot whose pushers wait until a
+        /// pop takes their item.
+        pub(crate) const fn rendezvous(items: Items<T>) -> Self {
+            Self::with_rendezvous(items, Some(1), true)
+        }
+    }
+
+    loom_const_fn! {
+        const fn with_rendezvous(items: Items<T>, capacity: Option<usize>, rendezvous: bool) -> Self {
             Core {
                 state: Mutex::new(State {
                     items,
@@ -240,6 +280,11 @@ impl<T> Core<T> {
                     pop: Side::new(),
                     push: Side::new(),
                     join_waiting: WaitList::new(),
+                    rv: Rendezvous {
+                        deposited: 0,
+                        taken: 0,
+                        confirm: WaitList::new(),
+                    },
                 }),
                 hints: Hints {
                     empty: AtomicBool::new(true),
@@ -249,6 +294,7 @@ impl<T> Core<T> {
                     Some(capacity) => capacity,
                     None => usize::MAX,
                 },
+                rendezvous,
             }
         }
     }
@@ -298,20 +344,32 @@ impl<T> Core<T> {
         self.lock().pop.waiting.fairness()
     }
 
-    /// Inserts `item` (the caller checked for room and openness).
-    fn insert(&self, state: &mut State<T>, item: T) {
+    /// Inserts `item` (the caller checked for room and openness). Returns
+    /// its deposit number on a rendezvous queue (0 otherwise).
+    fn insert(&self, state: &mut State<T>, item: T) -> u64 {
         state.items.push(item);
         self.hints.note(state.items.len(), self.limit);
         state.unfinished += 1;
         self.offer_item(state);
+        if self.rendezvous {
+            state.rv.deposited += 1;
+            state.rv.deposited
+        } else {
+            0
+        }
     }
 
-    /// Removes the next item, if any, and passes the freed slot on.
+    /// Removes the next item, if any, and passes the freed slot on (on a
+    /// rendezvous queue, also tells its pusher that it was taken).
     fn remove(&self, state: &mut State<T>) -> Option<T> {
         let item = state.items.pop();
         if item.is_some() {
             self.hints.note(state.items.len(), self.limit);
             self.offer_slot(state);
+            if self.rendezvous {
+                state.rv.taken += 1;
+                state.rv.confirm.wake_all();
+            }
         }
         item
     }
@@ -320,7 +378,10 @@ impl<T> Core<T> {
         let mut state = self.lock();
         if state.closed {
             Err(TryPushError::Closed(item))
-        } else if state.has_free_slot() {
+        } else if state.has_free_slot() && (!self.rendezvous || !state.pop.waiting.is_empty()) {
+            // On a rendezvous queue, only for a popper already waiting: the
+            // item is offered to it (it may still be cancelled before it
+            // runs; the item then stays for the next pop).
             self.insert(&mut state, item);
             Ok(())
         } else {
@@ -346,11 +407,17 @@ impl<T> Core<T> {
 
     pub(crate) fn is_full(&self) -> bool {
         let state = self.lock();
-        state.items.len() >= state.limit()
+        // A rendezvous queue has no room: a push always waits for a pop.
+        self.rendezvous || state.items.len() >= state.limit()
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {
-        self.lock().capacity
+        let state = self.lock();
+        if self.rendezvous {
+            Some(0)
+        } else {
+            state.capacity
+        }
     }
 
     pub(crate) fn close(&self) -> bool {
@@ -362,6 +429,8 @@ impl<T> Core<T> {
         // Wake every waiter as a reserved one: each re-checks and finds out.
         state.pop.reserve_all();
         state.push.reserve_all();
+        // A pusher whose item is in a rendezvous slot takes it back.
+        state.rv.confirm.wake_all();
         true
     }
 
@@ -394,7 +463,14 @@ impl<T> Core<T> {
         let state = self.lock();
         f.debug_struct(name)
             .field("items", &state.items.in_pop_order())
-            .field("capacity", &state.capacity)
+            .field(
+                "capacity",
+                &if self.rendezvous {
+                    Some(0)
+                } else {
+                    state.capacity
+                },
+            )
             .field("closed", &state.closed)
             .field("unfinished_tasks", &state.unfinished)
             .field("waiting_poppers", &state.pop.waiting_now())

@@ -16,6 +16,7 @@ impl<T> Core<T> {
             core: self,
             item: Some(item),
             waiting: None,
+            deposit: None,
         }
     }
 
@@ -199,11 +200,21 @@ fn abandon<T>(
 /// pusher (under the lock, so pushers are served in arrival order); wait for
 /// a slot reservation; insert.
 pub(crate) struct PushOp<'a, T> {
-    core: &'a Core<T>,
+    pub(super) core: &'a Core<T>,
     /// `None` once the item has been inserted or handed back.
     item: Option<T>,
     /// Our place in `push.waiting` while waiting (or reserved, not yet run).
     waiting: Option<Ticket>,
+    /// On a rendezvous queue, once our item is in the slot: we wait for a
+    /// pop to take it (see `rendezvous.rs`).
+    pub(super) deposit: Option<Deposit>,
+}
+
+/// A rendezvous pusher's item in the slot: its deposit number, and our
+/// place in the confirmation line once registered.
+pub(super) struct Deposit {
+    pub(super) seq: u64,
+    pub(super) ticket: Option<Ticket>,
 }
 
 // The item is never pinned: it is only moved in and out by value.
@@ -215,15 +226,31 @@ impl<T> PushOp<'_, T> {
     }
 
     /// Completes a push that held a slot reservation: insert, unless the
-    /// container was closed meanwhile.
-    fn push_reserved(&mut self, state: &mut State<T>) -> Result<(), PushTimeoutError<T>> {
+    /// container was closed meanwhile. `Ok` holds the deposit number (see
+    /// [`Core::insert`]).
+    fn push_reserved(&mut self, state: &mut State<T>) -> Result<u64, PushTimeoutError<T>> {
         let item = self.take_item();
         if state.closed {
             // Nobody waits on a closed container: nothing to pass on.
             return Err(PushTimeoutError::Closed(item));
         }
-        self.core.insert(state, item);
-        Ok(())
+        Ok(self.core.insert(state, item))
+    }
+
+    /// After an insertion (deposit `seq`): done, or on a rendezvous queue
+    /// the wait for a pop to take the item.
+    fn inserted(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Result<u64, PushTimeoutError<T>>,
+    ) -> Poll<<Self as Op>::Output> {
+        match polled {
+            Ok(seq) if self.core.rendezvous => {
+                self.deposit = Some(Deposit { seq, ticket: None });
+                self.poll_deposited(cx)
+            }
+            polled => Poll::Ready(polled.map(drop)),
+        }
     }
 }
 
@@ -231,6 +258,9 @@ impl<T> Op for PushOp<'_, T> {
     type Output = Result<(), PushTimeoutError<T>>;
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.deposit.is_some() {
+            return self.poll_deposited(cx);
+        }
         let core = self.core;
         if self.waiting.is_none() {
             let item = &mut self.item;
@@ -244,8 +274,7 @@ impl<T> Op for PushOp<'_, T> {
                         Some(Err(PushTimeoutError::Closed(item)))
                     } else if state.has_free_slot() {
                         let item = item.take().expect("push polled after completion");
-                        core.insert(state, item);
-                        Some(Ok(()))
+                        Some(Ok(core.insert(state, item)))
                     } else {
                         // Full: queue up behind the pushers already waiting.
                         None
@@ -253,8 +282,10 @@ impl<T> Op for PushOp<'_, T> {
                 },
                 |state| &mut state.push.waiting,
             );
-            if let Some(polled) = first_attempt(attempt, &mut self.waiting) {
-                return polled;
+            match first_attempt(attempt, &mut self.waiting) {
+                Some(Poll::Ready(polled)) => return self.inserted(cx, polled),
+                Some(Poll::Pending) => return Poll::Pending,
+                None => {}
             }
         }
         let Some(mut state) = claim_queued(
@@ -267,17 +298,29 @@ impl<T> Op for PushOp<'_, T> {
             return Poll::Pending;
         };
         // A slot was reserved for us, or is free.
-        Poll::Ready(self.push_reserved(&mut state))
+        let polled = self.push_reserved(&mut state);
+        drop(state);
+        self.inserted(cx, polled)
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(deposit) = self.deposit.take() {
+            // Taken by the deadline, or taken back.
+            return Poll::Ready(self.core.settle_deposit(deposit, PushTimeoutError::Timeout));
+        }
         let Some(ticket) = self.waiting.take() else {
             // Never queued (cannot happen: Pending implies queued).
             return Poll::Ready(Err(PushTimeoutError::Timeout(self.take_item())));
         };
         Poll::Ready(
             match claim_or_withdraw(self.core, &ticket, |s| &mut s.push, Core::offer_slot) {
-                Ok(mut state) => self.push_reserved(&mut state),
+                Ok(mut state) if self.core.rendezvous && !state.closed => {
+                    // A slot came as the deadline passed: too late to wait
+                    // for a pop to take the item. Pass the slot on.
+                    self.core.offer_slot(&mut state);
+                    Err(PushTimeoutError::Timeout(self.take_item()))
+                }
+                Ok(mut state) => self.push_reserved(&mut state).map(drop),
                 Err(()) => Err(PushTimeoutError::Timeout(self.take_item())),
             },
         )
@@ -286,8 +329,9 @@ impl<T> Op for PushOp<'_, T> {
     const SPINS: bool = true;
 
     fn spin_try(&mut self) -> Option<Self::Output> {
-        // The lock only when the hint says a slot may be free.
-        if self.waiting.is_some() || self.core.looks_full() {
+        // The lock only when the hint says a slot may be free. (Not on a
+        // rendezvous queue, where an insertion is only the start.)
+        if self.waiting.is_some() || self.core.rendezvous || self.core.looks_full() {
             return None;
         }
         let mut state = self.core.lock();
@@ -303,7 +347,7 @@ impl<T> Op for PushOp<'_, T> {
     }
 
     fn may_wake_on_drop(&self) -> bool {
-        self.waiting.is_some()
+        self.waiting.is_some() || self.deposit.is_some()
     }
 }
 
@@ -314,6 +358,12 @@ impl<T> Drop for PushOp<'_, T> {
         if let Some(ticket) = self.waiting.take() {
             abandon(self.core, &ticket, |s| &mut s.push, Core::offer_slot);
         }
+        // Cancelled while a rendezvous item waits in the slot: take it back
+        // (it is dropped here, after the lock is released), unless a pop
+        // took it already.
+        if let Some(deposit) = self.deposit.take() {
+            let _ = self.core.settle_deposit(deposit, drop);
+        }
     }
 }
 
@@ -321,7 +371,10 @@ impl<T> fmt::Debug for PushOp<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushOp")
             .field("pushed", &self.item.is_none())
-            .field("waiting", &self.waiting.is_some())
+            .field(
+                "waiting",
+                &(self.waiting.is_some() || self.deposit.is_some()),
+            )
             .finish()
     }
 }
@@ -336,11 +389,12 @@ pub(crate) struct PopOp<'a, T> {
 
 impl<T> PopOp<'_, T> {
     /// Completes a pop that held an item reservation. The item leaves the
-    /// container here, in the call that returns it.
-    fn pop_reserved(&mut self, state: &mut State<T>) -> Result<T, PopTimeoutError> {
-        // While open, a reservation always has its item; after `close()`,
-        // every waiter was reserved and the last ones may find none.
-        self.core.remove(state).ok_or(PopTimeoutError::Closed)
+    /// container here, in the call that returns it. `None` if there is
+    /// none: after `close()` every waiter was reserved and the last ones
+    /// may find none; on a rendezvous queue the pusher of the item may have
+    /// taken it back (timed out or cancelled) before we ran.
+    fn pop_reserved(&mut self, state: &mut State<T>) -> Option<T> {
+        self.core.remove(state)
     }
 }
 
@@ -349,38 +403,46 @@ impl<T> Op for PopOp<'_, T> {
 
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
-        if self.waiting.is_none() {
-            let attempt = try_or_wait(
-                core,
-                cx,
-                Core::looks_empty,
-                |state| {
-                    if state.has_free_item() {
-                        if let Some(item) = core.remove(state) {
-                            return Some(Ok(item));
+        loop {
+            if self.waiting.is_none() {
+                let attempt = try_or_wait(
+                    core,
+                    cx,
+                    Core::looks_empty,
+                    |state| {
+                        if state.has_free_item() {
+                            if let Some(item) = core.remove(state) {
+                                return Some(Ok(item));
+                            }
                         }
-                    }
-                    // Empty (or every item is promised to an earlier waiter):
-                    // queue up, unless closed.
-                    state.closed.then_some(Err(PopTimeoutError::Closed))
-                },
-                |state| &mut state.pop.waiting,
-            );
-            if let Some(polled) = first_attempt(attempt, &mut self.waiting) {
-                return polled;
+                        // Empty (or every item is promised to an earlier
+                        // waiter): queue up, unless closed.
+                        state.closed.then_some(Err(PopTimeoutError::Closed))
+                    },
+                    |state| &mut state.pop.waiting,
+                );
+                if let Some(polled) = first_attempt(attempt, &mut self.waiting) {
+                    return polled;
+                }
+            }
+            let Some(mut state) = claim_queued(
+                core,
+                &mut self.waiting,
+                cx,
+                |s| &mut s.pop,
+                State::free_items,
+            ) else {
+                return Poll::Pending;
+            };
+            // An item was reserved for us, or is free.
+            match self.pop_reserved(&mut state) {
+                Some(item) => return Poll::Ready(Ok(item)),
+                None if state.closed => return Poll::Ready(Err(PopTimeoutError::Closed)),
+                // Open, and the rendezvous item promised to us was taken
+                // back by its pusher: queue up again (at the back).
+                None => {}
             }
         }
-        let Some(mut state) = claim_queued(
-            core,
-            &mut self.waiting,
-            cx,
-            |s| &mut s.pop,
-            State::free_items,
-        ) else {
-            return Poll::Pending;
-        };
-        // An item was reserved for us, or is free.
-        Poll::Ready(self.pop_reserved(&mut state))
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -390,7 +452,11 @@ impl<T> Op for PopOp<'_, T> {
         Poll::Ready(
             match claim_or_withdraw(self.core, &ticket, |s| &mut s.pop, Core::offer_item) {
                 // An item was reserved for us as the deadline passed: take it.
-                Ok(mut state) => self.pop_reserved(&mut state),
+                Ok(mut state) => match self.pop_reserved(&mut state) {
+                    Some(item) => Ok(item),
+                    None if state.closed => Err(PopTimeoutError::Closed),
+                    None => Err(PopTimeoutError::Timeout),
+                },
                 Err(()) => Err(PopTimeoutError::Timeout),
             },
         )
