@@ -76,6 +76,24 @@ pub(crate) fn run() {
         worker.await;
     });
 
+    // A rendezvous queue has no buffer: each push waits until a pop takes
+    // its item (here a smol task hands three items to a thread).
+    let meet = Arc::new(Queue::rendezvous());
+    let taker = {
+        let meet = meet.clone();
+        std::thread::spawn(move || meet.iter_blocking().collect::<Vec<_>>())
+    };
+    smol::block_on(async {
+        for item in ["a", "b", "c"] {
+            meet.push(item).await.unwrap(); // returns once the thread has it
+        }
+    });
+    meet.close();
+    println!(
+        "rendezvous Queue (no buffer): smol task -> thread, taken one by one: {:?}",
+        taker.join().unwrap()
+    );
+
     // Timeouts hand the item back instead of losing it.
     let full = Stack::bounded(1);
     full.try_push("kept").unwrap();
