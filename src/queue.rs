@@ -165,68 +165,6 @@ use crate::sync::loom_const_fn;
 use items::Items;
 use waiting::Core;
 
-/// The user-facing part of the design notes, appended to the docs of each
-/// of the three containers.
-macro_rules! shared_docs {
-    () => {
-        "
-# Waiting order and fairness
-
-Waiting poppers are served in the order they began waiting, with the
-container's [`Fairness`](crate::Fairness) (set with `with_fairness`):
-
-* eventually fair (the default): an item pushed while poppers wait wakes
-  the oldest of them, and a popper that is running right now (`try_pop`, a
-  new `pop`) may take it first; a waiter passed over for longer than the
-  bound (1 ms) gets the next items promised to it, and nobody barges until
-  it is served;
-* strict: an item pushed while poppers wait is *promised* to the oldest of
-  them, and neither a later `pop` nor a `try_pop` can take it. The price:
-  `try_pop` may report `Empty` while `len() > 0` when every buffered item is
-  promised to a woken popper that has not run yet.
-
-If several woken poppers run at about the same time, they remove items in
-the order they run, so two of them may swap items with each other. Pushers
-waiting on a full bounded container get free slots the same way, oldest
-first.
-
-With one producer and one consumer, the order is exact.
-
-# Cancellation
-
-Every future is cancel-safe. An item leaves the container only inside the
-`pop` call that returns it, so a dropped `pop` future loses nothing; if an
-item had been promised to it, the item is offered to the next waiting
-popper. A dropped `push` future either already returned `Ok` or never
-inserted its item (which is dropped with the future); a slot promised to it
-passes to the next waiting pusher. A timed-out `pop` or `push` that was
-promised an item or slot as its deadline passed completes instead of timing
-out. Under any mix of producers and consumers (threads and tasks together),
-every pushed item is popped exactly once or is still inside.
-
-# Close
-
-`close()` is Python 3.13's `shutdown(immediate=False)`: later pushes fail
-and hand the item back; pops drain what is buffered, then fail with
-`Closed`; every waiting pusher and popper wakes. Nothing buffered is
-dropped by `close` (items still inside when the container itself is dropped
-are dropped with it).
-
-# Join
-
-Each successful push adds an unfinished task; `task_done()` marks one done
-(failing if there is none); `join()` waits until none are left. `close()`
-does not change the count. A `join` released by the last `task_done()`
-completes even if a new push raises the count before it runs.
-
-# Memory ordering
-
-Everything a thread did before pushing an item happens-before the return
-of the pop that takes it, and everything done before the last `task_done()`
-happens-before the return of the `join` it releases.
-"
-    };
-}
 
 /// Defines one of the three containers; they differ only in their buffer
 /// (and `PriorityQueue`'s `T: Ord` on its constructors).
@@ -236,7 +174,9 @@ macro_rules! container {
         $name:ident, $items:expr, [$($bound:tt)*]
     ) => {
         $(#[$meta])*
-        #[doc = shared_docs!()]
+        #[doc = ""]
+        // The user-facing part of the design notes, shared by the three containers.
+        #[doc = include_str!("queue/shared_docs.md")]
         pub struct $name<T> {
             core: Core<T>,
         }
