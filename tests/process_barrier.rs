@@ -153,6 +153,26 @@ fn poll_level_withdraw_and_late_release() {
     assert_eq!(barrier.n_waiting(), 0);
 }
 
+// The barrier body's layout changed (revision 2: the word carries the
+// reason): a segment of revision 1 is refused with `InvalidData`.
+#[test]
+fn old_layout_is_refused() {
+    let name = unique_name("layout");
+    let barrier = Barrier::create(&name, 2).unwrap();
+    let path = format!("/dev/shm/{name}");
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[16..20], &2u32.to_ne_bytes(), "layout revision 2");
+    bytes[16..20].copy_from_slice(&1u32.to_ne_bytes());
+    let old = unique_name("layout-old");
+    let old_path = format!("/dev/shm/{old}");
+    std::fs::write(&old_path, &bytes).unwrap();
+    let err = Barrier::open(&old).unwrap_err();
+    let _ = std::fs::remove_file(&old_path);
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("revision 1"), "{err}");
+    drop(barrier);
+}
+
 // Generations of parties in every world at once — tasks and threads here,
 // a blocking and an async child process — with exactly one leader each.
 #[test]

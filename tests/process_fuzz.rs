@@ -363,12 +363,22 @@ proptest! {
         open_and_lock(&scratch)?;
     }
 
+    // The state word (count, why it broke, how the last generation ended,
+    // the generation), the record of how generations ended, and random
+    // bytes anywhere in the body (roster, marks).
     #[test]
     fn barrier_state_is_any_bytes(
-        flips in prop::collection::vec((128usize..1408, any::<u8>()), 0..40),
+        flips in prop::collection::vec((128usize..1472, any::<u8>()), 0..40),
         word in any::<u32>(),
+        ends in prop::option::weighted(0.5, any::<[u64; 4]>()),
     ) {
         let mut bytes = valid_barrier_bytes();
+        prop_assert_eq!(bytes.len(), 1472);
+        if let Some(ends) = ends {
+            for (at, end) in ends.iter().enumerate() {
+                bytes[136 + 8 * at..144 + 8 * at].copy_from_slice(&end.to_ne_bytes());
+            }
+        }
         bytes[128..132].copy_from_slice(&word.to_ne_bytes());
         for (at, value) in flips {
             bytes[at] = value;
