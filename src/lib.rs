@@ -85,7 +85,7 @@ mod spin;
 mod sync;
 mod waiters;
 
-pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
+pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError, BrokenReason};
 pub use condvar::{Condition, ConditionGuard, Condvar, WaitTimeoutResult};
 pub use event::Event;
 pub use fairness::Fairness;

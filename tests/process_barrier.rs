@@ -5,13 +5,15 @@
 //! a dropped async wait withdraws) with parties that are threads, tasks
 //! and child processes at once; and parties killed with SIGKILL while they
 //! wait, before anyone else arrives, and whose slot is then reclaimed —
-//! twenty rounds each.
+//! twenty rounds each. Every failed wait is checked for its reason
+//! (issue 14); the body's old layout is refused.
 
 mod common;
 
 use common::process::{role, spawn_role, unique_name};
 use common::*;
 use rallypoint::process::Barrier;
+use rallypoint::{BarrierWaitResult, BrokenBarrierError, BrokenReason};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -19,10 +21,14 @@ use std::time::{Duration, Instant};
 const LONG: Duration = Duration::from_secs(30);
 const GENERATIONS: usize = 20;
 
-async fn wait(
-    b: &Barrier,
-    blocking: bool,
-) -> Result<rallypoint::BarrierWaitResult, rallypoint::BrokenBarrierError> {
+type WaitResult = Result<BarrierWaitResult, BrokenBarrierError>;
+
+/// The result of a wait that failed for `reason`.
+fn failed(reason: BrokenReason) -> WaitResult {
+    Err(reason.into())
+}
+
+async fn wait(b: &Barrier, blocking: bool) -> WaitResult {
     if blocking {
         b.wait_timeout_blocking(LONG)
     } else {
@@ -33,10 +39,7 @@ async fn wait(
 /// Without a timeout (a lost wake-up hangs, and the harness's watchdog
 /// fails the test): for the death tests, where a timeout would break the
 /// barrier by itself.
-async fn wait_forever(
-    b: &Barrier,
-    blocking: bool,
-) -> Result<rallypoint::BarrierWaitResult, rallypoint::BrokenBarrierError> {
+async fn wait_forever(b: &Barrier, blocking: bool) -> WaitResult {
     if blocking {
         b.wait_blocking()
     } else {
@@ -95,23 +98,49 @@ fn one_party_abort_reset_timeout() {
         let two = Barrier::anonymous(2).unwrap();
         assert_eq!(two.parties(), 2);
         let start = Instant::now();
-        assert!(two.wait_timeout(Duration::from_millis(30)).await.is_err());
+        assert_eq!(
+            two.wait_timeout(Duration::from_millis(30)).await,
+            failed(BrokenReason::TimedOut)
+        );
         assert!(start.elapsed() >= Duration::from_millis(30));
         assert!(two.is_broken(), "a timeout breaks the barrier");
-        assert!(two.wait_blocking().is_err());
+        assert_eq!(two.wait_blocking(), failed(BrokenReason::PartyTimedOut));
         two.reset();
         assert!(!two.is_broken());
-        assert!(
-            two.wait_timeout_blocking(Duration::from_millis(10))
-                .is_err()
+        assert_eq!(
+            two.wait_timeout_blocking(Duration::from_millis(10)),
+            failed(BrokenReason::TimedOut)
+        );
+        assert_eq!(
+            two.wait_timeout_blocking(Duration::ZERO),
+            failed(BrokenReason::PartyTimedOut)
+        );
+        two.abort();
+        assert_eq!(
+            two.wait().await,
+            failed(BrokenReason::PartyTimedOut),
+            "an abort of a broken barrier keeps its first reason"
         );
         two.reset();
         two.abort();
-        assert!(two.wait().await.is_err());
+        assert_eq!(two.wait().await, failed(BrokenReason::Aborted));
+        assert_eq!(
+            two.wait_timeout(Duration::ZERO).await,
+            failed(BrokenReason::Aborted),
+            "a timeout on a broken barrier breaks nothing"
+        );
+        let debug = format!("{two:?}");
+        assert!(debug.contains("reason: Some(Aborted)"), "{debug}");
         two.reset();
         assert_eq!(two.n_waiting(), 0);
+        assert!(format!("{two:?}").contains("reason: None"));
         let two = two.with_timeout(Duration::from_millis(10));
-        assert!(two.wait().await.is_err(), "the handle's default timeout");
+        assert_eq!(
+            two.wait().await,
+            failed(BrokenReason::TimedOut),
+            "the handle's default timeout"
+        );
+        assert_eq!(two.wait_blocking(), failed(BrokenReason::PartyTimedOut));
     });
 }
 
@@ -228,13 +257,17 @@ fn killed_party_breaks_the_barrier() {
                 let barrier = barrier.clone();
                 bunch(&rt, World::Mixed, 2, move |_, blocking| {
                     let barrier = barrier.clone();
-                    async move { wait_forever(&barrier, blocking).await.is_err() }
+                    async move { wait_forever(&barrier, blocking).await }
                 })
             };
             wait_until_async(&rt, "three wait", || barrier.n_waiting() == 3).await;
             child.kill();
-            assert_eq!(join_all(tasks).await, vec![true, true], "round {round}");
+            let died = failed(BrokenReason::PartyDied);
+            assert_eq!(join_all(tasks).await, [died, died], "round {round}");
             assert!(barrier.is_broken());
+            // Later waits are told so too, until the reset.
+            assert_eq!(barrier.wait_timeout_blocking(Duration::ZERO), died);
+            assert_eq!(barrier.wait().await, died);
             barrier.reset();
             let again = Barrier::anonymous(1).unwrap();
             assert!(again.wait_blocking().is_ok());
@@ -257,8 +290,9 @@ fn killed_lone_party() {
             let child = spawn_role("killed_lone_party", "wait", &name);
             wait_until("the child waits", || barrier.n_waiting() == 1);
             child.kill();
+            let died = failed(BrokenReason::PartyDied);
             if round % 2 == 0 {
-                assert!(barrier.wait_blocking().is_err(), "round {round}");
+                assert_eq!(barrier.wait_blocking(), died, "round {round}");
             } else {
                 // Fill every other slot, so the next open reclaims the
                 // dead child's.
@@ -267,6 +301,7 @@ fn killed_lone_party() {
                 assert!(!barrier.is_broken());
                 let reclaimer = Barrier::open(&name).unwrap();
                 assert!(barrier.is_broken(), "round {round}: {reclaimer:?}");
+                assert_eq!(reclaimer.wait_blocking(), died, "round {round}");
                 drop(handles);
             }
             barrier.reset();

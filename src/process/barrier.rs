@@ -34,9 +34,12 @@
 //! generations ended while it did not look, and by then (more than 63)
 //! `ends` no longer knows the answer anyway.
 //!
-//! The layout is revision 2 of the barrier body; revision 1 (one BROKEN
-//! bit, one TRIPPED bit, an 18-bit generation and a one-bit history) is
-//! refused by `open`, as the header check refuses every other revision.
+//! The reasons are those of [`BrokenReason`]: BROKEN 1 is `Aborted`, 2
+//! is `PartyTimedOut` (the party whose own timeout set it returns
+//! `TimedOut`), 3 is `PartyDied`, and an ENDED of 0 is `Reset`. The
+//! layout is revision 2 of the barrier body; revision 1 (one BROKEN bit,
+//! one TRIPPED bit, an 18-bit generation and a one-bit history) is refused
+//! by `open`, as the header check refuses every other revision.
 //!
 //! # A party that dies
 //!
@@ -68,9 +71,9 @@ use super::roster::{self, Claim, Peer, Slot};
 use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
 use crate::engine::{deadline_after, named_future};
-use crate::{BarrierWaitResult, BrokenBarrierError};
+use crate::{BarrierWaitResult, BrokenBarrierError, BrokenReason};
 
-/// The body's revision: 2 since the word keeps why its generation broke.
+/// The body's revision: 2 since the word carries the reason it broke for.
 const LAYOUT: u32 = 2;
 const SLOTS: usize = 64;
 /// The most parties a process barrier can have.
@@ -122,13 +125,24 @@ fn next_generation(word: u32, tripped: bool) -> u32 {
     (generation << GEN_SHIFT) | (ended << ENDED_SHIFT)
 }
 
+/// What a party told of a BROKEN value (or of the ENDED value of a
+/// generation that did not trip) hears: `0` is a reset.
+fn reason(code: u32) -> BrokenReason {
+    match code & 0b11 {
+        ABORTED => BrokenReason::Aborted,
+        TIMED_OUT => BrokenReason::PartyTimedOut,
+        DIED => BrokenReason::PartyDied,
+        _ => BrokenReason::Reset,
+    }
+}
+
 /// The outcome of a waiter of rank `index` in a generation that ended as
 /// `ended` says.
 fn ended_outcome(ended: u32, index: u32) -> Result<BarrierWaitResult, BrokenBarrierError> {
     if ended & TRIPPED != 0 {
         Ok(BarrierWaitResult::new(index as usize, false))
     } else {
-        Err(BrokenBarrierError)
+        Err(reason(ended).into())
     }
 }
 
@@ -161,10 +175,12 @@ const _: () = assert!(size_of::<Body>() == 64 + 16 * SLOTS + 4 * SLOTS);
 /// # A killed process
 ///
 /// A party killed while it waits at the barrier, or while it arrives,
-/// breaks it: the others get [`BrokenBarrierError`] at once (they are
-/// woken, not polling), and [`reset`](Barrier::reset) repairs it. A
-/// process that only has the barrier open does not. Each open handle takes
-/// one of 64 participant slots; a dead process's slot is reclaimed.
+/// breaks it: the others get [`BrokenBarrierError`] with reason
+/// [`PartyDied`](BrokenReason::PartyDied) at once (they are woken, not
+/// polling), later waits get it too, and [`reset`](Barrier::reset)
+/// repairs it. A process that only has the barrier open does not. Each
+/// open handle takes one of 64 participant slots; a dead process's slot is
+/// reclaimed.
 ///
 /// # Example
 ///
@@ -314,8 +330,22 @@ impl Barrier {
         is_broken(self.body().word.load(Ordering::Relaxed))
     }
 
-    /// Breaks the barrier: current waiters and later waits get
-    /// [`BrokenBarrierError`] until [`reset`](Barrier::reset).
+    /// Breaks the barrier: current waiters and later waits, in every
+    /// process, get [`BrokenBarrierError`] with reason
+    /// [`Aborted`](BrokenReason::Aborted) until [`reset`](Barrier::reset).
+    ///
+    /// On a barrier that is broken already, `abort` changes nothing: later
+    /// waits keep getting the reason it first broke for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::BrokenReason;
+    /// let barrier = rallypoint::process::Barrier::anonymous(2)?;
+    /// barrier.abort();
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::Aborted);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn abort(&self) {
         let word = &self.body().word;
         // SeqCst: a change sleepers may be about to sleep on (wait.rs). The
@@ -326,8 +356,20 @@ impl Barrier {
         self.wake();
     }
 
-    /// Fails the parties waiting now, then leaves the barrier empty and
-    /// unbroken.
+    /// Fails the parties waiting now — with reason
+    /// [`Reset`](BrokenReason::Reset), or the reason the barrier broke for
+    /// if it was broken before they found out — then leaves the barrier
+    /// empty and unbroken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::process::Barrier::anonymous(2)?;
+    /// barrier.abort();
+    /// barrier.reset();
+    /// assert!(!barrier.is_broken());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset(&self) {
         let body = self.body();
         let mut word = body.word.load(Ordering::Relaxed);
@@ -367,6 +409,9 @@ impl Barrier {
     /// Waits until `parties` parties (in any processes) wait, then releases
     /// them all. Uses the handle's default timeout, if any.
     ///
+    /// Returns [`BrokenBarrierError`] as
+    /// [`wait_blocking`](Barrier::wait_blocking) does.
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future before its generation trips withdraws the
@@ -384,7 +429,37 @@ impl Barrier {
     /// # Errors
     ///
     /// [`BrokenBarrierError`] if the barrier is or becomes broken or reset
-    /// while waiting, or the timeout passes (which breaks it).
+    /// while waiting, or the timeout passes (which breaks it). Its
+    /// [`reason`](BrokenBarrierError::reason):
+    ///
+    /// * [`Aborted`](BrokenReason::Aborted): [`abort`](Barrier::abort) was
+    ///   called (in any process), before this wait or while it waited;
+    /// * [`Reset`](BrokenReason::Reset): [`reset`](Barrier::reset) was
+    ///   called while it waited;
+    /// * [`TimedOut`](BrokenReason::TimedOut): this wait's timeout passed,
+    ///   and broke the barrier;
+    /// * [`PartyTimedOut`](BrokenReason::PartyTimedOut): another party's
+    ///   timeout broke it, before this wait or while it waited;
+    /// * [`PartyDied`](BrokenReason::PartyDied): the process of a party
+    ///   arriving or waiting in this generation died (or had died in an
+    ///   earlier one, which is broken since).
+    ///
+    /// A barrier broken before this wait reports the reason it first broke
+    /// for, until [`reset`](Barrier::reset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::BrokenReason;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = rallypoint::process::Barrier::anonymous(2)?
+    ///     .with_timeout(Duration::from_millis(10));
+    /// let err = barrier.wait_blocking().unwrap_err();
+    /// assert_eq!(err.reason(), BrokenReason::TimedOut);
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::PartyTimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
         wait::block(
             &mut self.op(),
@@ -393,7 +468,10 @@ impl Barrier {
     }
 
     /// [`wait`](Barrier::wait) with its own timeout, which breaks the
-    /// barrier when it passes.
+    /// barrier when it passes: this party then gets
+    /// [`TimedOut`](BrokenReason::TimedOut), the others
+    /// [`PartyTimedOut`](BrokenReason::PartyTimedOut) (other errors as for
+    /// [`wait_blocking`](Barrier::wait_blocking)).
     ///
     /// The deadline is kept by [the timer](crate#timers) that runs where the
     /// future is first polled (tokio's inside tokio with the `tokio` feature).
@@ -405,8 +483,11 @@ impl Barrier {
         BarrierWait::new(AsyncShm::new(self.op()), deadline_after(timeout))
     }
 
-    /// [`wait_blocking`](Barrier::wait_blocking) with its own timeout. Must
-    /// not be called from async code.
+    /// [`wait_blocking`](Barrier::wait_blocking) with its own timeout, which
+    /// breaks the barrier when it passes (this party gets
+    /// [`TimedOut`](BrokenReason::TimedOut), the others
+    /// [`PartyTimedOut`](BrokenReason::PartyTimedOut)). Must not be called
+    /// from async code.
     ///
     /// # Errors
     ///
@@ -586,6 +667,7 @@ impl fmt::Debug for Barrier {
             .field("name", &self.name())
             .field("waiting", &format_args!("{}/{}", count(word), self.parties))
             .field("broken", &is_broken(word))
+            .field("reason", &is_broken(word).then(|| reason(broken(word))))
             .field("handles", &roster::claimed(&self.body().slots))
             .finish()
     }
@@ -654,7 +736,7 @@ impl ShmOp for WaitOp<'_> {
                 let mut word = body.word.load(Ordering::SeqCst);
                 loop {
                     if is_broken(word) {
-                        return self.finish(Err(BrokenBarrierError));
+                        return self.finish(Err(reason(broken(word)).into()));
                     }
                     let g = generation(word);
                     let index = count(word);
@@ -663,7 +745,14 @@ impl ShmOp for WaitOp<'_> {
                     // A trip with a dead party in it breaks instead.
                     if trips && !barrier.watch_parties(g) {
                         barrier.mark(g, false);
-                        return self.finish(Err(BrokenBarrierError));
+                        // Broken by us, or just before by someone else.
+                        let now = body.word.load(Ordering::SeqCst);
+                        let why = if generation(now) == g && is_broken(now) {
+                            reason(broken(now))
+                        } else {
+                            BrokenReason::PartyDied
+                        };
+                        return self.finish(Err(why.into()));
                     }
                     let new = if trips {
                         record_history(body, word);
@@ -707,7 +796,7 @@ impl ShmOp for WaitOp<'_> {
                     return self.finish(out);
                 }
                 if is_broken(word) {
-                    return self.finish(Err(BrokenBarrierError));
+                    return self.finish(Err(reason(broken(word)).into()));
                 }
                 Attempt::Sleep(word)
             }
@@ -720,22 +809,25 @@ impl ShmOp for WaitOp<'_> {
             index,
         } = self.phase
         else {
-            return Err(BrokenBarrierError);
+            // Not reached: both drivers make an attempt, which leaves
+            // `Start`, before they time out.
+            return Err(BrokenReason::TimedOut.into());
         };
         self.phase = Phase::Done;
         let word = &self.barrier.body().word;
-        // A timeout breaks the barrier (Python semantics).
+        // A timeout breaks the barrier (Python semantics): ours did, the
+        // others are told another party's did.
         if break_generation(word, g, TIMED_OUT) {
             self.barrier.wake();
-            return Err(BrokenBarrierError);
+            return Err(BrokenReason::TimedOut.into());
         }
         let w = word.load(Ordering::SeqCst);
         if generation(w) != g {
             // Tripped (or reset) as the deadline passed.
             return self.outcome(g, w, index);
         }
-        // Broken already (a generation broken stays so).
-        Err(BrokenBarrierError)
+        // Broken already, for that reason (a generation broken stays so).
+        Err(reason(broken(w)).into())
     }
 
     fn prepare_sleep(&mut self, word: u32) -> bool {
