@@ -401,6 +401,179 @@ fn abort_and_reset() {
     });
 }
 
+// Issue 14: the party whose own timeout broke the barrier is told so
+// (`TimedOut`); the parties waiting with it, and every later wait, are told
+// another party's timeout did (`PartyTimedOut`). In every world.
+#[test]
+fn timed_out_party_and_the_others_are_told_apart() {
+    each_runtime(|rt| async move {
+        for world in World::ALL {
+            // One party more than will come: party 0's arrival does not trip it.
+            let barrier = barrier_with_timeout(N + 1);
+            let tasks = {
+                let barrier = barrier.clone();
+                bunch(&rt, world, N, move |i, blocking| {
+                    let barrier = barrier.clone();
+                    async move {
+                        if i > 0 {
+                            return wait(&barrier, blocking).await;
+                        }
+                        // Party 0 times out once the others all wait.
+                        let start = Instant::now();
+                        while barrier.n_waiting() < N - 1 {
+                            assert!(start.elapsed() < PATIENCE);
+                            std::thread::yield_now();
+                            if !blocking {
+                                futures_lite::future::yield_now().await;
+                            }
+                        }
+                        wait_timeout(&barrier, blocking, Duration::from_millis(20)).await
+                    }
+                })
+            };
+            let results = join_all(tasks).await;
+            assert_eq!(results[0], failed(BrokenReason::TimedOut), "{world:?}");
+            for r in &results[1..] {
+                assert_eq!(*r, failed(BrokenReason::PartyTimedOut), "{world:?}");
+            }
+            // Still broken: later waits of every form are told the same,
+            // a zero timeout too (its own timeout broke nothing).
+            let later = failed(BrokenReason::PartyTimedOut);
+            assert_eq!(barrier.wait().await, later);
+            assert_eq!(barrier.wait_blocking(), later);
+            assert_eq!(barrier.wait_timeout(Duration::ZERO).await, later);
+            assert_eq!(barrier.wait_timeout_blocking(Duration::ZERO), later);
+            barrier.reset();
+            assert!(!barrier.is_broken());
+            assert_eq!(barrier.n_waiting(), 0);
+        }
+    });
+}
+
+// A wait on a barrier that is already broken is told why it broke, in
+// every form, whichever way it broke; breaking it again (an abort, a
+// timeout) does not change the reason; a reset clears it.
+#[test]
+fn broken_barrier_tells_why() {
+    let aborted = Arc::new(Barrier::new(2));
+    aborted.abort();
+    let timed_out = Arc::new(Barrier::new(2));
+    assert_eq!(
+        timed_out.wait_timeout_blocking(Duration::ZERO),
+        failed(BrokenReason::TimedOut)
+    );
+    let panicked = Arc::new(
+        Barrier::builder(1)
+            .action(|| panic!("action failed"))
+            .build(),
+    );
+    let p = panicked.clone();
+    assert!(
+        std::thread::spawn(move || p.wait_blocking())
+            .join()
+            .is_err()
+    );
+    let cases = Arc::new([
+        (aborted, BrokenReason::Aborted),
+        (timed_out, BrokenReason::PartyTimedOut),
+        (panicked, BrokenReason::ActionPanicked),
+    ]);
+    let c = cases.clone();
+    each_runtime(move |_rt| {
+        let cases = c.clone();
+        async move {
+            for (barrier, reason) in cases.iter() {
+                let told = failed(*reason);
+                assert_eq!(barrier.wait().await, told);
+                assert_eq!(barrier.wait_blocking(), told);
+                assert_eq!(barrier.wait_timeout(Duration::ZERO).await, told);
+                assert_eq!(barrier.wait_timeout_blocking(Duration::ZERO), told);
+                barrier.abort();
+                assert_eq!(barrier.wait_blocking(), told, "abort kept the first reason");
+                assert!(barrier.is_broken());
+                assert_eq!(barrier.n_waiting(), 0);
+            }
+        }
+    });
+    for (barrier, _) in cases.iter() {
+        barrier.reset();
+        assert!(!barrier.is_broken());
+        assert!(
+            format!("{barrier:?}").contains("reason: None"),
+            "{barrier:?}"
+        );
+    }
+    assert!(
+        format!("{:?}", Barrier::new(1)).contains("reason: None"),
+        "Debug shows the reason"
+    );
+}
+
+// An abort from inside the action: the generation tripping is released
+// normally, later waits are told `Aborted`. If the action then panics, its
+// generation is told `ActionPanicked`, later waits still `Aborted` (the
+// first reason stays).
+#[test]
+fn abort_inside_the_action() {
+    for then_panic in [false, true] {
+        let barrier = Arc::new_cyclic(|weak: &std::sync::Weak<Barrier>| {
+            let weak = weak.clone();
+            Barrier::builder(2)
+                .action(move || {
+                    weak.upgrade().unwrap().abort();
+                    assert!(!then_panic, "the action panics after its abort");
+                })
+                .build()
+        });
+        let mut first = barrier.wait();
+        assert!(poll_once(&mut first).is_pending());
+        let b = barrier.clone();
+        let leader = std::thread::spawn(move || b.wait_blocking()).join();
+        if then_panic {
+            assert!(leader.is_err());
+            assert_eq!(
+                poll_once(&mut first),
+                Poll::Ready(failed(BrokenReason::ActionPanicked))
+            );
+        } else {
+            assert!(leader.unwrap().unwrap().is_leader());
+            assert!(matches!(poll_once(&mut first), Poll::Ready(Ok(r)) if r.index() == 0));
+        }
+        assert_eq!(barrier.wait_blocking(), failed(BrokenReason::Aborted));
+        let debug = format!("{barrier:?}");
+        assert!(debug.contains("reason: Some(Aborted)"), "{debug}");
+    }
+}
+
+// A party told of a break keeps that reason, however late it is polled:
+// after a reset and more generations it is still `Aborted`, not `Reset`;
+// one that was waiting at the reset itself is told `Reset`.
+#[test]
+fn late_poll_keeps_its_reason() {
+    let barrier = Barrier::new(2);
+    let mut aborted = barrier.wait();
+    assert!(poll_once(&mut aborted).is_pending());
+    barrier.abort();
+    barrier.reset();
+    let mut reset = barrier.wait();
+    assert!(poll_once(&mut reset).is_pending());
+    barrier.reset();
+    for _ in 0..3 {
+        let mut first = barrier.wait();
+        assert!(poll_once(&mut first).is_pending());
+        assert!(barrier.wait_blocking().unwrap().is_leader());
+        assert!(matches!(poll_once(&mut first), Poll::Ready(Ok(_))));
+    }
+    assert_eq!(
+        poll_once(&mut aborted),
+        Poll::Ready(failed(BrokenReason::Aborted))
+    );
+    assert_eq!(
+        poll_once(&mut reset),
+        Poll::Ready(failed(BrokenReason::Reset))
+    );
+}
+
 // lock_tests.BarrierTests.test_timeout: one party is late; the others' short
 // explicit timeouts expire, which breaks the barrier for everyone.
 #[test]
