@@ -6,7 +6,9 @@
 //! and child processes at once; and parties killed with SIGKILL while they
 //! wait, before anyone else arrives, and whose slot is then reclaimed —
 //! twenty rounds each. Every failed wait is checked for its reason
-//! (issue 14); the body's old layout is refused.
+//! (issue 14): `PartyDied` for a killed party; a timeout, an abort and a
+//! reset in another process are told apart; the body's old layout is
+//! refused.
 
 mod common;
 
@@ -48,15 +50,19 @@ async fn wait_forever(b: &Barrier, blocking: bool) -> WaitResult {
 }
 
 /// Writes `value` for the parent to read (`<name>-<role>` in /dev/shm).
-fn report(name: &str, role: &str, value: usize) {
+fn report(name: &str, role: &str, value: impl ToString) {
     std::fs::write(format!("/dev/shm/{name}-{role}"), value.to_string()).unwrap();
 }
 
-fn reported(name: &str, role: &str) -> usize {
+fn reported_text(name: &str, role: &str) -> String {
     let path = format!("/dev/shm/{name}-{role}");
-    let value = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let value = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(path).unwrap();
     value
+}
+
+fn reported(name: &str, role: &str) -> usize {
+    reported_text(name, role).parse().unwrap()
 }
 
 fn run_role(role: &str, arg: &str) {
@@ -82,6 +88,26 @@ fn run_role(role: &str, arg: &str) {
             let barrier = Barrier::open(arg).unwrap();
             let _ = barrier.wait_blocking();
             panic!("the barrier released a party that should have been killed");
+        }
+        // Once two parties wait: time out (reporting what this party was
+        // told), abort, or reset.
+        "time-out" | "abort" | "reset" => {
+            let barrier = Barrier::open(arg).unwrap();
+            let start = Instant::now();
+            while barrier.n_waiting() < 2 {
+                assert!(start.elapsed() < LONG, "nobody came");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            match role {
+                "time-out" => {
+                    let err = barrier
+                        .wait_timeout_blocking(Duration::from_millis(20))
+                        .unwrap_err();
+                    report(arg, role, format!("{:?}", err.reason()));
+                }
+                "abort" => barrier.abort(),
+                _ => barrier.reset(),
+            }
         }
         other => panic!("unknown role {other}"),
     }
@@ -180,6 +206,58 @@ fn poll_level_withdraw_and_late_release() {
     assert_eq!((out.index(), out.is_leader()), (0, false));
     drop(a);
     assert_eq!(barrier.n_waiting(), 0);
+}
+
+// A party told of a break keeps that reason however late it looks: one
+// waiting when the barrier was aborted, then reset, is told `Aborted` (not
+// `Reset`), both at once (the next generation's word says it) and after
+// further generations (the recorded history says it); one waiting at the
+// reset itself is told `Reset`; one whose generation a timeout broke,
+// `PartyTimedOut`.
+#[test]
+fn late_poll_keeps_its_reason() {
+    fn pending(barrier: &Barrier) -> rallypoint::process::BarrierWait<'_> {
+        let mut wait = barrier.wait();
+        assert!(poll_once(&mut wait).is_pending());
+        wait
+    }
+    let barrier = Barrier::anonymous(3).unwrap();
+    for later in [0, 1, 3, 70] {
+        let mut aborted = pending(&barrier);
+        barrier.abort();
+        barrier.reset();
+        let mut reset = pending(&barrier);
+        barrier.reset();
+        let mut timed_out = pending(&barrier);
+        assert_eq!(
+            barrier.wait_timeout_blocking(Duration::ZERO),
+            failed(BrokenReason::TimedOut)
+        );
+        barrier.reset();
+        for _ in 0..later {
+            let mut first = [pending(&barrier), pending(&barrier)];
+            assert!(barrier.wait_blocking().unwrap().is_leader());
+            for wait in &mut first {
+                assert!(matches!(poll_once(wait), Poll::Ready(Ok(_))));
+            }
+        }
+        let out = |wait: &mut rallypoint::process::BarrierWait<'_>| match poll_once(wait) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("after {later} generations: still pending"),
+        };
+        if later < 60 {
+            assert_eq!(out(&mut aborted), failed(BrokenReason::Aborted), "{later}");
+            assert_eq!(out(&mut reset), failed(BrokenReason::Reset), "{later}");
+            assert_eq!(
+                out(&mut timed_out),
+                failed(BrokenReason::PartyTimedOut),
+                "{later}"
+            );
+        } else {
+            // Past the history's 63 generations: some answer, no hang.
+            let _ = (out(&mut aborted), out(&mut reset), out(&mut timed_out));
+        }
+    }
 }
 
 // The barrier body's layout changed (revision 2: the word carries the
@@ -306,6 +384,50 @@ fn killed_lone_party() {
             }
             barrier.reset();
             assert_eq!(barrier.n_waiting(), 0);
+        }
+    });
+}
+
+// A timeout, an abort and a reset in another process, while two parties
+// here (a task and a thread) wait: the child that timed out is told
+// `TimedOut`, the parties here `PartyTimedOut`; then `Aborted`; then
+// `Reset` (and the barrier works again).
+#[test]
+fn reasons_from_another_process() {
+    if let Some((role, arg)) = role() {
+        return run_role(&role, &arg);
+    }
+    each_runtime(|rt| async move {
+        for (role, told) in [
+            ("time-out", BrokenReason::PartyTimedOut),
+            ("abort", BrokenReason::Aborted),
+            ("reset", BrokenReason::Reset),
+        ] {
+            // Four parties: the child's arrival does not trip it.
+            let name = unique_name("reasons");
+            let barrier = Arc::new(Barrier::create(&name, 4).unwrap());
+            let tasks = {
+                let barrier = barrier.clone();
+                bunch(&rt, World::Mixed, 2, move |_, blocking| {
+                    let barrier = barrier.clone();
+                    async move { wait(&barrier, blocking).await }
+                })
+            };
+            let child = spawn_role("reasons_from_another_process", role, &name);
+            assert_eq!(
+                join_all(tasks).await,
+                [failed(told), failed(told)],
+                "{role}"
+            );
+            child.expect_success();
+            if role == "time-out" {
+                assert_eq!(reported_text(&name, role), "TimedOut");
+            }
+            if role == "reset" {
+                assert!(!barrier.is_broken());
+            } else {
+                assert_eq!(barrier.wait_timeout_blocking(Duration::ZERO), failed(told));
+            }
         }
     });
 }
