@@ -33,7 +33,7 @@
 //!
 //! | Python | rallypoint | status |
 //! |---|---|---|
-//! | `threading.Barrier` | [`Barrier`] | available |
+//! | `threading.Barrier` | [`Barrier`] (`BrokenBarrierError`: [`BrokenBarrierError`], whose [`BrokenReason`] says why) | available |
 //! | `threading.Event` | [`Event`] | available |
 //! | `threading.Lock` | [`Mutex`] (async-lock's, re-exported) | available |
 //! | `threading.RLock` | [`ReentrantMutex`] (threads only) | available |
