@@ -24,7 +24,9 @@ fn main() {
                 // Stagger the arrivals so the output reads in order.
                 std::thread::sleep(Duration::from_millis(100 * i as u64));
                 println!("{name}");
-                barrier.wait_blocking().expect("barrier broken");
+                barrier
+                    .wait_blocking()
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
                 println!("Returning from print_it: {name}");
             })
         })
@@ -45,7 +47,10 @@ fn main() {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(100 * i as u64)).await;
                     println!("{name}");
-                    barrier.wait().await.expect("barrier broken");
+                    barrier
+                        .wait()
+                        .await
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
                     println!("Returning from print_it: {name}");
                 })
             })

@@ -24,10 +24,12 @@ fn main() -> std::io::Result<()> {
                 barrier.wait_blocking()
             }
         };
-        if wait().expect("barrier broken").is_leader() {
+        // The error says why: a timeout, an abort, a party's death.
+        let broken = |e| panic!("party {name}: {e}");
+        if wait().unwrap_or_else(broken).is_leader() {
             println!("Callback Executing");
         }
-        wait().expect("barrier broken");
+        wait().unwrap_or_else(broken);
         println!(
             "Returning from print_it: {name} (pid {})",
             std::process::id()

@@ -10,8 +10,9 @@
 //! * `count` — live parties that arrived in the current generation.
 //! * `generation` — bumped whenever a generation ends: by a trip, by
 //!   `abort()`, by `reset()`, by a timeout or by a panicking action.
-//! * `broken` — set by `abort()`, a timeout or a panicking action; cleared by
-//!   `reset()`. While set, every `wait` fails at once.
+//! * `broken` — the reason the barrier broke, set by `abort()`, a timeout or
+//!   a panicking action unless it is set already (the first reason stays);
+//!   cleared by `reset()`. While set, every `wait` fails at once with it.
 //! * `tripping` — the last party arrived and is running the action. The
 //!   generation is then committed: its parties can no longer withdraw, and
 //!   newcomers park their wakers in `entry` until the trip completes
@@ -19,8 +20,8 @@
 //!   run).
 //! * `slots` — one per arrived party that has not collected its outcome,
 //!   in the crate's [`WaitList`]: its id (increasing along the list), its
-//!   waker, and its outcome once its generation has ended (`Some(rank)`
-//!   for a trip, `None` for a break).
+//!   waker, and its outcome once its generation has ended (`Ok(rank)` for
+//!   a trip, `Err(reason)` for a break or a reset).
 //!
 //! A party arrives under the lock: it increments `count` and appends its
 //! slot, so the slots without an outcome are exactly the live parties of
@@ -116,21 +117,27 @@ pub struct Barrier {
 struct State {
     count: usize,
     generation: u64,
-    broken: bool,
+    /// Why the barrier is broken, as the parties told of it later see it
+    /// (`PartyTimedOut`, not `TimedOut`); `None` while it is not.
+    broken: Option<BrokenReason>,
     tripping: bool,
     action: Option<Action>,
     /// Arrived parties that have not collected their outcome (module
     /// docs): `None` while their generation is filling; then
-    /// `Some(Some(rank))` for a trip, `Some(None)` for a break.
-    slots: WaitList<Option<Option<usize>>>,
+    /// `Some(Ok(rank))` for a trip, `Some(Err(reason))` for a break or a
+    /// reset.
+    slots: WaitList<Option<Outcome>>,
     /// Newcomers waiting for a trip in progress to finish.
     entry: WaitList<()>,
 }
 
+/// How a party's generation ended for it: its rank, or why it broke.
+type Outcome = Result<usize, BrokenReason>;
+
 impl State {
     /// Ends the filling generation: gives every slot without an outcome the
     /// next value of `outcome` (in arrival order) and wakes its party.
-    fn settle(&mut self, mut outcome: impl FnMut() -> Option<usize>) {
+    fn settle(&mut self, mut outcome: impl FnMut() -> Outcome) {
         for slot in self.slots.iter_mut().filter(|slot| slot.payload.is_none()) {
             slot.payload = Some(outcome());
             slot.wake();
@@ -139,32 +146,159 @@ impl State {
 }
 
 /// The error returned by a wait on a broken barrier: Python's
-/// `BrokenBarrierError`.
+/// `BrokenBarrierError`, with the [reason](BrokenBarrierError::reason).
 ///
 /// A barrier breaks when [`Barrier::abort`] is called, when a wait times
-/// out, or when the action panics; the parties of the generation that was
-/// filling get this error, and so does every later wait until
-/// [`Barrier::reset`]. `reset` also fails the parties waiting at that moment
-/// with this error.
+/// out, or when the action panicked (and a `process::Barrier` when a
+/// party's process died); the parties of the generation that was filling
+/// get this error, and so does every later wait until [`Barrier::reset`].
+/// `reset` also fails the parties waiting at that moment with this error.
+/// Its [`reason`](BrokenBarrierError::reason) tells these cases apart, and
+/// its `Display` says it.
 ///
 /// # Examples
 ///
 /// ```
-/// let barrier = rallypoint::Barrier::new(2);
+/// use rallypoint::{Barrier, BrokenReason};
+///
+/// let barrier = Barrier::new(2);
 /// barrier.abort();
 /// let err = barrier.wait_blocking().unwrap_err();
-/// assert_eq!(err.to_string(), "barrier is broken");
+/// assert_eq!(err.reason(), BrokenReason::Aborted);
+/// assert_eq!(err, BrokenReason::Aborted);
+/// assert_eq!(err.to_string(), "barrier broken: aborted");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BrokenBarrierError;
+pub struct BrokenBarrierError {
+    reason: BrokenReason,
+}
+
+impl BrokenBarrierError {
+    /// Why the barrier is broken, as seen by the party that got this error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Barrier, BrokenReason};
+    /// use std::time::Duration;
+    ///
+    /// let barrier = Barrier::new(2);
+    /// let mine = barrier.wait_timeout_blocking(Duration::ZERO).unwrap_err();
+    /// assert_eq!(mine.reason(), BrokenReason::TimedOut);
+    /// let later = barrier.wait_blocking().unwrap_err();
+    /// assert_eq!(later.reason(), BrokenReason::PartyTimedOut);
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> BrokenReason {
+        self.reason
+    }
+}
+
+impl From<BrokenReason> for BrokenBarrierError {
+    /// The error for `reason` (for tests and wrappers that report one).
+    fn from(reason: BrokenReason) -> Self {
+        BrokenBarrierError { reason }
+    }
+}
+
+impl PartialEq<BrokenReason> for BrokenBarrierError {
+    fn eq(&self, reason: &BrokenReason) -> bool {
+        self.reason == *reason
+    }
+}
+
+impl PartialEq<BrokenBarrierError> for BrokenReason {
+    fn eq(&self, error: &BrokenBarrierError) -> bool {
+        *self == error.reason
+    }
+}
 
 impl fmt::Display for BrokenBarrierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("barrier is broken")
+        write!(f, "barrier broken: {}", self.reason)
     }
 }
 
 impl std::error::Error for BrokenBarrierError {}
+
+/// Why a barrier is broken: [`BrokenBarrierError::reason`].
+///
+/// Each party is told why *its* wait failed: the party whose own timeout
+/// broke the barrier gets [`TimedOut`](BrokenReason::TimedOut), the other
+/// parties of its generation [`PartyTimedOut`](BrokenReason::PartyTimedOut).
+/// A wait on a barrier that is already broken gets the reason it broke,
+/// until [`reset`](Barrier::reset); breaking a broken barrier again (an
+/// `abort()`, another timeout) does not change that reason.
+///
+/// More reasons may be added in later versions (`#[non_exhaustive]`).
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Barrier, BrokenReason};
+/// use std::sync::Arc;
+///
+/// let barrier = Arc::new(Barrier::new(2));
+/// let b = barrier.clone();
+/// let waiter = std::thread::spawn(move || b.wait_blocking());
+/// while barrier.n_waiting() == 0 {
+///     std::thread::yield_now();
+/// }
+/// barrier.reset(); // fails the waiting party, leaves the barrier unbroken
+/// let err = waiter.join().unwrap().unwrap_err();
+/// assert_eq!(err.reason(), BrokenReason::Reset);
+/// match err.reason() {
+///     BrokenReason::TimedOut | BrokenReason::PartyTimedOut => println!("too slow"),
+///     other => println!("gave up: {other}"),
+/// }
+/// assert!(!barrier.is_broken());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BrokenReason {
+    /// The barrier was aborted ([`Barrier::abort`]).
+    Aborted,
+    /// The barrier was reset ([`Barrier::reset`]) while this party waited.
+    /// (A reset does not break the barrier: only the parties waiting at
+    /// that moment fail, with this reason.)
+    Reset,
+    /// This very wait's timeout expired, which broke the barrier (Python
+    /// semantics).
+    TimedOut,
+    /// Another party's timeout expired and broke the barrier. Later waits
+    /// on the still-broken barrier are told this too, including those of
+    /// the party that timed out.
+    PartyTimedOut,
+    /// The barrier's action panicked. The party that ran it gets the panic
+    /// instead of an error.
+    ActionPanicked,
+    /// The process of a party of a `process::Barrier` died while it was
+    /// arriving or waiting at the barrier. (Never for the in-process
+    /// [`Barrier`].)
+    PartyDied,
+}
+
+impl fmt::Display for BrokenReason {
+    /// The reason in words, as [`BrokenBarrierError`]'s `Display` writes it
+    /// after `"barrier broken: "`.
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     rallypoint::BrokenReason::PartyTimedOut.to_string(),
+    ///     "another party timed out"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BrokenReason::Aborted => "aborted",
+            BrokenReason::Reset => "reset while waiting",
+            BrokenReason::TimedOut => "this wait timed out",
+            BrokenReason::PartyTimedOut => "another party timed out",
+            BrokenReason::ActionPanicked => "the barrier action panicked",
+            BrokenReason::PartyDied => "a party's process died",
+        })
+    }
+}
 
 /// What a successful [`Barrier::wait`] returns: the party's rank in its
 /// generation.
@@ -248,10 +382,12 @@ impl BarrierBuilder {
     /// to arrive, before any party of that generation is released (Python's
     /// `action` argument).
     ///
-    /// If it panics, the barrier breaks, the other parties get
-    /// [`BrokenBarrierError`], and the panic propagates to the party that ran
-    /// it. It may call the barrier's methods (`n_waiting`, `abort`, …); it
-    /// must not `wait` on the same barrier.
+    /// If it panics, the barrier breaks, the other parties (and later waits,
+    /// until [`reset`](Barrier::reset)) get [`BrokenBarrierError`] with
+    /// reason [`ActionPanicked`](BrokenReason::ActionPanicked), and the panic
+    /// propagates to the party that ran it. It may call the barrier's
+    /// methods (`n_waiting`, `abort`, …); it must not `wait` on the same
+    /// barrier.
     ///
     /// # Examples
     ///
@@ -275,16 +411,19 @@ impl BarrierBuilder {
 
     /// Sets the default timeout for [`Barrier::wait`] and
     /// [`Barrier::wait_blocking`] (Python's `timeout` argument). A wait that
-    /// times out breaks the barrier.
+    /// times out breaks the barrier: it gets
+    /// [`TimedOut`](BrokenReason::TimedOut), the other parties
+    /// [`PartyTimedOut`](BrokenReason::PartyTimedOut).
     ///
     /// # Examples
     ///
     /// ```
+    /// use rallypoint::BrokenReason;
     /// use std::time::Duration;
     /// let barrier = rallypoint::Barrier::builder(2)
     ///     .timeout(Duration::from_millis(10))
     ///     .build();
-    /// assert!(barrier.wait_blocking().is_err());
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::TimedOut);
     /// assert!(barrier.is_broken());
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -356,7 +495,7 @@ impl Barrier {
                 state: Mutex::new(State {
                     count: 0,
                     generation: 0,
-                    broken: false,
+                    broken: None,
                     tripping: false,
                     action,
                     slots: WaitList::new(),
@@ -435,50 +574,67 @@ impl Barrier {
     /// ```
     #[must_use]
     pub fn is_broken(&self) -> bool {
-        lock(&self.state).broken
+        lock(&self.state).broken.is_some()
     }
 
     /// Breaks the barrier: the parties waiting now and every later `wait`
-    /// get [`BrokenBarrierError`] until [`reset`](Barrier::reset).
+    /// get [`BrokenBarrierError`] with reason
+    /// [`Aborted`](BrokenReason::Aborted) until [`reset`](Barrier::reset).
     ///
     /// A generation whose action is running when `abort` is called has
-    /// already tripped and is released normally; only later waits fail.
+    /// already tripped and is released normally; only later waits fail. On
+    /// a barrier that is broken already, `abort` changes nothing: later
+    /// waits keep getting the reason it first broke for.
     ///
     /// # Examples
     ///
     /// ```
+    /// use rallypoint::BrokenReason;
     /// let barrier = rallypoint::Barrier::new(2);
     /// barrier.abort();
-    /// assert!(barrier.wait_blocking().is_err());
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::Aborted);
     /// ```
     pub fn abort(&self) {
         let mut state = lock(&self.state);
-        state.broken = true;
-        self.end_generation(&mut state);
+        state.broken.get_or_insert(BrokenReason::Aborted);
+        self.end_generation(&mut state, BrokenReason::Aborted);
     }
 
     /// Returns the barrier to its initial state: the parties waiting now get
-    /// [`BrokenBarrierError`], then the barrier is empty and unbroken, and
-    /// works normally again.
+    /// [`BrokenBarrierError`] with reason [`Reset`](BrokenReason::Reset),
+    /// then the barrier is empty and unbroken, and works normally again.
     ///
     /// # Examples
     ///
     /// ```
-    /// let barrier = rallypoint::Barrier::new(1);
-    /// barrier.abort();
+    /// # futures_lite::future::block_on(async {
+    /// use rallypoint::BrokenReason;
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// let mut wait = Box::pin(barrier.wait());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(wait.as_mut().poll(&mut cx).is_pending()); // one party waits
     /// barrier.reset();
+    /// let Poll::Ready(Err(err)) = wait.as_mut().poll(&mut cx) else { panic!() };
+    /// assert_eq!(err.reason(), BrokenReason::Reset);
+    ///
+    /// barrier.abort();
+    /// barrier.reset(); // repairs a broken barrier
     /// assert!(!barrier.is_broken());
-    /// assert!(barrier.wait_blocking().is_ok());
+    /// # });
     /// ```
     pub fn reset(&self) {
         let mut state = lock(&self.state);
-        self.end_generation(&mut state);
-        state.broken = false;
+        self.end_generation(&mut state, BrokenReason::Reset);
+        state.broken = None;
     }
 
-    /// Fails the parties of the filling generation (unless a trip is in
-    /// progress: that generation is committed) and starts a new one.
-    fn end_generation(&self, state: &mut State) {
+    /// Fails the parties of the filling generation with `reason` (unless a
+    /// trip is in progress: that generation is committed) and starts a new
+    /// one.
+    fn end_generation(&self, state: &mut State, reason: BrokenReason) {
         if state.tripping {
             return;
         }
@@ -488,7 +644,7 @@ impl Barrier {
             self.note_count(0);
             // Broken, for every party of this generation (earlier ones have
             // their outcomes already).
-            state.settle(|| None);
+            state.settle(|| Err(reason));
         }
     }
 
@@ -515,7 +671,22 @@ impl Barrier {
     ///
     /// Returns [`BrokenBarrierError`] if the barrier is or becomes broken
     /// (or is reset) while waiting, or if the default timeout elapses (which
-    /// breaks the barrier).
+    /// breaks the barrier). Its [`reason`](BrokenBarrierError::reason) says
+    /// which:
+    ///
+    /// * [`Aborted`](BrokenReason::Aborted): [`abort`](Barrier::abort) was
+    ///   called, before this wait or while it waited;
+    /// * [`Reset`](BrokenReason::Reset): [`reset`](Barrier::reset) was
+    ///   called while it waited;
+    /// * [`TimedOut`](BrokenReason::TimedOut): this wait's default timeout
+    ///   elapsed, and broke the barrier;
+    /// * [`PartyTimedOut`](BrokenReason::PartyTimedOut): another party's
+    ///   timeout broke it, before this wait or while it waited;
+    /// * [`ActionPanicked`](BrokenReason::ActionPanicked): the action
+    ///   panicked in another party, now or in an earlier generation.
+    ///
+    /// A barrier broken before this wait reports the reason it first broke
+    /// for, until [`reset`](Barrier::reset).
     ///
     /// # Panics
     ///
@@ -544,7 +715,7 @@ impl Barrier {
     }
 
     /// Blocks the current thread until `parties` parties are waiting; see
-    /// [`wait`](Barrier::wait).
+    /// [`wait`](Barrier::wait) (the same errors and reasons).
     ///
     /// This must not be called from async code: it blocks the executor's
     /// thread. Use [`wait`](Barrier::wait) there.
@@ -565,8 +736,13 @@ impl Barrier {
 
     /// Like [`wait`](Barrier::wait), with an explicit timeout instead of the
     /// default one. If it elapses, the barrier breaks and this party gets
-    /// [`BrokenBarrierError`] too (Python semantics). `Duration::ZERO` breaks
-    /// the barrier unless this party is the last one needed.
+    /// [`BrokenBarrierError`] too (Python semantics), with reason
+    /// [`TimedOut`](BrokenReason::TimedOut); the other parties get
+    /// [`PartyTimedOut`](BrokenReason::PartyTimedOut). (If the barrier was
+    /// already broken when the deadline passed, the reason is the one it
+    /// broke for.) Other errors are those of [`wait`](Barrier::wait).
+    /// `Duration::ZERO` breaks the barrier unless this party is the last
+    /// one needed.
     ///
     /// The deadline is kept by [the timer](crate#timers) that runs where the
     /// future is first polled (tokio's inside tokio with the `tokio` feature).
@@ -584,9 +760,11 @@ impl Barrier {
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
+    /// use rallypoint::BrokenReason;
     /// use std::time::Duration;
     /// let barrier = rallypoint::Barrier::new(2);
-    /// assert!(barrier.wait_timeout(Duration::from_millis(10)).await.is_err());
+    /// let err = barrier.wait_timeout(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.reason(), BrokenReason::TimedOut);
     /// assert!(barrier.is_broken());
     /// # });
     /// ```
@@ -594,7 +772,8 @@ impl Barrier {
         BarrierWait::new(self.wait_op(), deadline_after(timeout))
     }
 
-    /// Blocking form of [`wait_timeout`](Barrier::wait_timeout).
+    /// Blocking form of [`wait_timeout`](Barrier::wait_timeout): the same
+    /// errors and reasons.
     ///
     /// This must not be called from async code.
     ///
@@ -605,9 +784,13 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
+    /// use rallypoint::BrokenReason;
     /// use std::time::Duration;
     /// let barrier = rallypoint::Barrier::new(2);
-    /// assert!(barrier.wait_timeout_blocking(Duration::from_millis(10)).is_err());
+    /// let err = barrier.wait_timeout_blocking(Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(err.to_string(), "barrier broken: this wait timed out");
+    /// // The barrier stays broken; later waits learn why.
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::PartyTimedOut);
     /// ```
     pub fn wait_timeout_blocking(
         &self,
@@ -622,7 +805,8 @@ impl fmt::Debug for Barrier {
         let state = lock(&self.state);
         f.debug_struct("Barrier")
             .field("waiters", &format_args!("{}/{}", state.count, self.parties))
-            .field("broken", &state.broken)
+            .field("broken", &state.broken.is_some())
+            .field("reason", &state.broken)
             .field("timeout", &self.default_timeout)
             .finish()
     }
@@ -647,12 +831,13 @@ pub(crate) struct WaitOp<'a> {
 }
 
 impl WaitOp<'_> {
-    fn outcome(tag: Option<usize>) -> Result<BarrierWaitResult, BrokenBarrierError> {
-        tag.map(|index| BarrierWaitResult {
-            index,
-            leader: false,
-        })
-        .ok_or(BrokenBarrierError)
+    fn outcome(outcome: Outcome) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        outcome
+            .map(|index| BarrierWaitResult {
+                index,
+                leader: false,
+            })
+            .map_err(BrokenBarrierError::from)
     }
 
     /// Arrives with `waker`, cloned before the lock if the hint said this
@@ -667,8 +852,8 @@ impl WaitOp<'_> {
         let waker = || waker.or_else(|| NewWaker::if_own(cx));
         let barrier = self.barrier;
         let mut state = lock(&barrier.state);
-        if state.broken {
-            return Some(Err(BrokenBarrierError));
+        if let Some(reason) = state.broken {
+            return Some(Err(reason.into()));
         }
         if state.tripping {
             // Under the lock: the trip ends under it too.
@@ -706,14 +891,16 @@ impl WaitOp<'_> {
         barrier.note_count(0);
         state.generation = state.generation.wrapping_add(1);
         if panic.is_some() {
-            state.broken = true;
-            state.settle(|| None);
+            // (An `abort` during the action keeps its reason for later
+            // waits; this generation broke because of the panic.)
+            state.broken.get_or_insert(BrokenReason::ActionPanicked);
+            state.settle(|| Err(BrokenReason::ActionPanicked));
         } else {
             // Ranks in slot order = arrival order of the live parties.
             let mut rank = 0;
             state.settle(|| {
                 rank += 1;
-                Some(rank - 1)
+                Ok(rank - 1)
             });
         }
         state.entry.wake_all();
@@ -729,7 +916,7 @@ impl WaitOp<'_> {
     }
 
     /// Takes our slot out; its outcome, if our generation had ended.
-    fn leave(barrier: &Barrier, state: &mut State, ticket: &Ticket) -> Option<Option<usize>> {
+    fn leave(barrier: &Barrier, state: &mut State, ticket: &Ticket) -> Option<Outcome> {
         let (outcome, _) = state
             .slots
             .remove(ticket)
@@ -766,11 +953,11 @@ impl WaitOp<'_> {
                     .slots
                     .get_mut(ticket)
                     .expect("barrier slot removed by another party");
-                if let Some(tag) = slot.payload {
+                if let Some(outcome) = slot.payload {
                     Self::leave(self.barrier, &mut state, ticket);
                     drop(state);
                     self.phase = Phase::Done;
-                    return Some(Poll::Ready(Self::outcome(tag)));
+                    return Some(Poll::Ready(Self::outcome(outcome)));
                 }
                 state.slots.still_waiting(ticket, fresh);
                 false
@@ -822,10 +1009,10 @@ impl Op for WaitOp<'_> {
         let mut state = lock(&barrier.state);
         match phase {
             Phase::Arrived(ticket) => {
-                if let Some(tag) = Self::leave(barrier, &mut state, &ticket) {
+                if let Some(outcome) = Self::leave(barrier, &mut state, &ticket) {
                     // Our generation ended as the deadline passed: keep its
                     // outcome.
-                    return Poll::Ready(Self::outcome(tag));
+                    return Poll::Ready(Self::outcome(outcome));
                 }
             }
             Phase::Entering(ticket) => {
@@ -833,10 +1020,16 @@ impl Op for WaitOp<'_> {
             }
             Phase::Start | Phase::Done => {}
         }
-        // Python semantics: a timeout breaks the barrier.
-        state.broken = true;
-        barrier.end_generation(&mut state);
-        Poll::Ready(Err(BrokenBarrierError))
+        if let Some(reason) = state.broken {
+            // Broken already (by an abort or a timeout while a trip we were
+            // entering or committed to was running): that is the reason.
+            return Poll::Ready(Err(reason.into()));
+        }
+        // Python semantics: a timeout breaks the barrier. Ours did; the
+        // others are told another party's did.
+        state.broken = Some(BrokenReason::PartyTimedOut);
+        barrier.end_generation(&mut state, BrokenReason::PartyTimedOut);
+        Poll::Ready(Err(BrokenReason::TimedOut.into()))
     }
 }
 

@@ -33,7 +33,7 @@
 //!
 //! | Python | rallypoint | status |
 //! |---|---|---|
-//! | `threading.Barrier` | [`Barrier`] | available |
+//! | `threading.Barrier` | [`Barrier`] (`BrokenBarrierError`: [`BrokenBarrierError`], whose [`BrokenReason`] says why) | available |
 //! | `threading.Event` | [`Event`] | available |
 //! | `threading.Lock` | [`Mutex`] (async-lock's, re-exported) | available |
 //! | `threading.RLock` | [`ReentrantMutex`] (threads only) | available |
@@ -85,7 +85,7 @@ mod spin;
 mod sync;
 mod waiters;
 
-pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
+pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError, BrokenReason};
 pub use condvar::{Condition, ConditionGuard, Condvar, WaitTimeoutResult};
 pub use event::Event;
 pub use fairness::Fairness;

@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use rallypoint::future::BarrierWait;
-use rallypoint::{Barrier, BarrierWaitResult, BrokenBarrierError};
+use rallypoint::{Barrier, BarrierWaitResult, BrokenBarrierError, BrokenReason};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,11 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 type WaitResult = Result<BarrierWaitResult, BrokenBarrierError>;
+
+/// The result of a wait that failed for `reason`.
+fn failed(reason: BrokenReason) -> WaitResult {
+    Err(reason.into())
+}
 
 const N: usize = 5;
 /// Python's `defaultTimeout` is 2 s; CI machines are slower and shared.
@@ -255,9 +260,13 @@ fn abort_breaks_waiters() {
                             barrier.abort();
                             return;
                         }
+                        // Waiting when the abort came, or arriving after it.
                         match wait(&barrier, blocking).await {
                             Ok(_) => passed.fetch_add(1, Ordering::SeqCst),
-                            Err(BrokenBarrierError) => broken.fetch_add(1, Ordering::SeqCst),
+                            Err(e) => {
+                                assert_eq!(e.reason(), BrokenReason::Aborted, "{world:?}");
+                                broken.fetch_add(1, Ordering::SeqCst)
+                            }
                         };
                     }
                 })
@@ -266,8 +275,8 @@ fn abort_breaks_waiters() {
             assert_eq!(passed.load(Ordering::SeqCst), 0, "{world:?}");
             assert_eq!(broken.load(Ordering::SeqCst), N - 1, "{world:?}");
             assert!(barrier.is_broken());
-            assert_eq!(barrier.wait_blocking(), Err(BrokenBarrierError));
-            assert_eq!(barrier.wait().await, Err(BrokenBarrierError));
+            assert_eq!(barrier.wait_blocking(), failed(BrokenReason::Aborted));
+            assert_eq!(barrier.wait().await, failed(BrokenReason::Aborted));
         }
     });
 }
@@ -309,9 +318,13 @@ fn reset_frees_waiters() {
                             }
                             barrier.reset();
                         } else {
+                            // All N - 1 were waiting when the reset came.
                             match wait(&barrier, blocking).await {
                                 Ok(_) => passed.fetch_add(1, Ordering::SeqCst),
-                                Err(BrokenBarrierError) => broken.fetch_add(1, Ordering::SeqCst),
+                                Err(e) => {
+                                    assert_eq!(e.reason(), BrokenReason::Reset, "{world:?}");
+                                    broken.fetch_add(1, Ordering::SeqCst)
+                                }
                             };
                         }
                         // Pass the barrier again.
@@ -363,7 +376,10 @@ fn abort_and_reset() {
                         } else {
                             match wait(&barrier, blocking).await {
                                 Ok(_) => passed.fetch_add(1, Ordering::SeqCst),
-                                Err(BrokenBarrierError) => broken.fetch_add(1, Ordering::SeqCst),
+                                Err(e) => {
+                                    assert_eq!(e.reason(), BrokenReason::Aborted, "{world:?}");
+                                    broken.fetch_add(1, Ordering::SeqCst)
+                                }
                             };
                         }
                         // Synchronize so that everyone has left before the
@@ -383,6 +399,179 @@ fn abort_and_reset() {
             assert_eq!(again.load(Ordering::SeqCst), N, "{world:?}");
         }
     });
+}
+
+// Issue 14: the party whose own timeout broke the barrier is told so
+// (`TimedOut`); the parties waiting with it, and every later wait, are told
+// another party's timeout did (`PartyTimedOut`). In every world.
+#[test]
+fn timed_out_party_and_the_others_are_told_apart() {
+    each_runtime(|rt| async move {
+        for world in World::ALL {
+            // One party more than will come: party 0's arrival does not trip it.
+            let barrier = barrier_with_timeout(N + 1);
+            let tasks = {
+                let barrier = barrier.clone();
+                bunch(&rt, world, N, move |i, blocking| {
+                    let barrier = barrier.clone();
+                    async move {
+                        if i > 0 {
+                            return wait(&barrier, blocking).await;
+                        }
+                        // Party 0 times out once the others all wait.
+                        let start = Instant::now();
+                        while barrier.n_waiting() < N - 1 {
+                            assert!(start.elapsed() < PATIENCE);
+                            std::thread::yield_now();
+                            if !blocking {
+                                futures_lite::future::yield_now().await;
+                            }
+                        }
+                        wait_timeout(&barrier, blocking, Duration::from_millis(20)).await
+                    }
+                })
+            };
+            let results = join_all(tasks).await;
+            assert_eq!(results[0], failed(BrokenReason::TimedOut), "{world:?}");
+            for r in &results[1..] {
+                assert_eq!(*r, failed(BrokenReason::PartyTimedOut), "{world:?}");
+            }
+            // Still broken: later waits of every form are told the same,
+            // a zero timeout too (its own timeout broke nothing).
+            let later = failed(BrokenReason::PartyTimedOut);
+            assert_eq!(barrier.wait().await, later);
+            assert_eq!(barrier.wait_blocking(), later);
+            assert_eq!(barrier.wait_timeout(Duration::ZERO).await, later);
+            assert_eq!(barrier.wait_timeout_blocking(Duration::ZERO), later);
+            barrier.reset();
+            assert!(!barrier.is_broken());
+            assert_eq!(barrier.n_waiting(), 0);
+        }
+    });
+}
+
+// A wait on a barrier that is already broken is told why it broke, in
+// every form, whichever way it broke; breaking it again (an abort, a
+// timeout) does not change the reason; a reset clears it.
+#[test]
+fn broken_barrier_tells_why() {
+    let aborted = Arc::new(Barrier::new(2));
+    aborted.abort();
+    let timed_out = Arc::new(Barrier::new(2));
+    assert_eq!(
+        timed_out.wait_timeout_blocking(Duration::ZERO),
+        failed(BrokenReason::TimedOut)
+    );
+    let panicked = Arc::new(
+        Barrier::builder(1)
+            .action(|| panic!("action failed"))
+            .build(),
+    );
+    let p = panicked.clone();
+    assert!(
+        std::thread::spawn(move || p.wait_blocking())
+            .join()
+            .is_err()
+    );
+    let cases = Arc::new([
+        (aborted, BrokenReason::Aborted),
+        (timed_out, BrokenReason::PartyTimedOut),
+        (panicked, BrokenReason::ActionPanicked),
+    ]);
+    let c = cases.clone();
+    each_runtime(move |_rt| {
+        let cases = c.clone();
+        async move {
+            for (barrier, reason) in cases.iter() {
+                let told = failed(*reason);
+                assert_eq!(barrier.wait().await, told);
+                assert_eq!(barrier.wait_blocking(), told);
+                assert_eq!(barrier.wait_timeout(Duration::ZERO).await, told);
+                assert_eq!(barrier.wait_timeout_blocking(Duration::ZERO), told);
+                barrier.abort();
+                assert_eq!(barrier.wait_blocking(), told, "abort kept the first reason");
+                assert!(barrier.is_broken());
+                assert_eq!(barrier.n_waiting(), 0);
+            }
+        }
+    });
+    for (barrier, _) in cases.iter() {
+        barrier.reset();
+        assert!(!barrier.is_broken());
+        assert!(
+            format!("{barrier:?}").contains("reason: None"),
+            "{barrier:?}"
+        );
+    }
+    assert!(
+        format!("{:?}", Barrier::new(1)).contains("reason: None"),
+        "Debug shows the reason"
+    );
+}
+
+// An abort from inside the action: the generation tripping is released
+// normally, later waits are told `Aborted`. If the action then panics, its
+// generation is told `ActionPanicked`, later waits still `Aborted` (the
+// first reason stays).
+#[test]
+fn abort_inside_the_action() {
+    for then_panic in [false, true] {
+        let barrier = Arc::new_cyclic(|weak: &std::sync::Weak<Barrier>| {
+            let weak = weak.clone();
+            Barrier::builder(2)
+                .action(move || {
+                    weak.upgrade().unwrap().abort();
+                    assert!(!then_panic, "the action panics after its abort");
+                })
+                .build()
+        });
+        let mut first = barrier.wait();
+        assert!(poll_once(&mut first).is_pending());
+        let b = barrier.clone();
+        let leader = std::thread::spawn(move || b.wait_blocking()).join();
+        if then_panic {
+            assert!(leader.is_err());
+            assert_eq!(
+                poll_once(&mut first),
+                Poll::Ready(failed(BrokenReason::ActionPanicked))
+            );
+        } else {
+            assert!(leader.unwrap().unwrap().is_leader());
+            assert!(matches!(poll_once(&mut first), Poll::Ready(Ok(r)) if r.index() == 0));
+        }
+        assert_eq!(barrier.wait_blocking(), failed(BrokenReason::Aborted));
+        let debug = format!("{barrier:?}");
+        assert!(debug.contains("reason: Some(Aborted)"), "{debug}");
+    }
+}
+
+// A party told of a break keeps that reason, however late it is polled:
+// after a reset and more generations it is still `Aborted`, not `Reset`;
+// one that was waiting at the reset itself is told `Reset`.
+#[test]
+fn late_poll_keeps_its_reason() {
+    let barrier = Barrier::new(2);
+    let mut aborted = barrier.wait();
+    assert!(poll_once(&mut aborted).is_pending());
+    barrier.abort();
+    barrier.reset();
+    let mut reset = barrier.wait();
+    assert!(poll_once(&mut reset).is_pending());
+    barrier.reset();
+    for _ in 0..3 {
+        let mut first = barrier.wait();
+        assert!(poll_once(&mut first).is_pending());
+        assert!(barrier.wait_blocking().unwrap().is_leader());
+        assert!(matches!(poll_once(&mut first), Poll::Ready(Ok(_))));
+    }
+    assert_eq!(
+        poll_once(&mut aborted),
+        Poll::Ready(failed(BrokenReason::Aborted))
+    );
+    assert_eq!(
+        poll_once(&mut reset),
+        Poll::Ready(failed(BrokenReason::Reset))
+    );
 }
 
 // lock_tests.BarrierTests.test_timeout: one party is late; the others' short
@@ -411,19 +600,35 @@ fn timeout_breaks_barrier() {
                         }
                         let start = Instant::now();
                         let r = wait_timeout(&barrier, blocking, Duration::from_millis(100)).await;
-                        (r, start.elapsed())
+                        (i == N / 2, r, start.elapsed())
                     }
                 })
             };
             let results = join_all(tasks).await;
-            for (r, _) in &results {
-                assert_eq!(*r, Err(BrokenBarrierError), "{world:?}");
+            // The first timeout broke the barrier, and only that party is
+            // told its own timeout did; the others (their deadlines came
+            // later, or never: the late party found it broken) are told
+            // another party's did.
+            let reasons: Vec<_> = results
+                .iter()
+                .map(|(_, r, _)| r.expect_err("a timeout breaks the barrier").reason())
+                .collect();
+            let mine = reasons.iter().filter(|&&r| r == BrokenReason::TimedOut);
+            assert_eq!(mine.count(), 1, "{world:?}: {reasons:?}");
+            let others = reasons
+                .iter()
+                .filter(|&&r| r == BrokenReason::PartyTimedOut);
+            assert_eq!(others.count(), N - 1, "{world:?}: {reasons:?}");
+            for (late, r, _) in &results {
+                if *late {
+                    assert_eq!(*r, failed(BrokenReason::PartyTimedOut), "{world:?}");
+                }
             }
             // At least one party waited out its whole timeout.
             assert!(
                 results
                     .iter()
-                    .any(|(_, dt)| *dt >= Duration::from_millis(100))
+                    .any(|(_, _, dt)| *dt >= Duration::from_millis(100))
             );
             assert!(barrier.is_broken());
             assert_eq!(barrier.n_waiting(), 0);
@@ -439,12 +644,12 @@ fn default_timeout() {
         const T: Duration = Duration::from_millis(100);
         let barrier = Barrier::builder(2).timeout(T).build();
         let start = Instant::now();
-        assert_eq!(barrier.wait().await, Err(BrokenBarrierError));
+        assert_eq!(barrier.wait().await, failed(BrokenReason::TimedOut));
         assert!(start.elapsed() >= T);
         assert!(barrier.is_broken());
         barrier.reset();
         let start = Instant::now();
-        assert_eq!(barrier.wait_blocking(), Err(BrokenBarrierError));
+        assert_eq!(barrier.wait_blocking(), failed(BrokenReason::TimedOut));
         assert!(start.elapsed() >= T);
         assert!(barrier.is_broken());
         assert_eq!(barrier.n_waiting(), 0);
@@ -458,10 +663,9 @@ fn explicit_timeout_overrides_default() {
         .timeout(Duration::from_secs(3600))
         .build();
     let start = Instant::now();
-    assert!(
-        barrier
-            .wait_timeout_blocking(Duration::from_millis(50))
-            .is_err()
+    assert_eq!(
+        barrier.wait_timeout_blocking(Duration::from_millis(50)),
+        failed(BrokenReason::TimedOut)
     );
     assert!(start.elapsed() < Duration::from_secs(60));
 }
@@ -584,7 +788,10 @@ fn late_poll_across_generations() {
     assert!(poll_once(&mut g1).is_pending()); // generation 1 filling
     barrier.abort(); // and broken
     assert!(matches!(poll_once(&mut g0), Poll::Ready(Ok(r)) if r.index() == 0));
-    assert_eq!(poll_once(&mut g1), Poll::Ready(Err(BrokenBarrierError)));
+    assert_eq!(
+        poll_once(&mut g1),
+        Poll::Ready(failed(BrokenReason::Aborted))
+    );
 }
 
 // Cancellation at the other await point: a newcomer waiting for a running
@@ -702,10 +909,21 @@ fn action_panic_breaks_and_propagates() {
         .join()
         .unwrap_err();
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"action failed"));
-    assert_eq!(poll_once(&mut other), Poll::Ready(Err(BrokenBarrierError)));
+    assert_eq!(
+        poll_once(&mut other),
+        Poll::Ready(failed(BrokenReason::ActionPanicked))
+    );
     assert!(barrier.is_broken());
     assert_eq!(barrier.n_waiting(), 0);
-    assert_eq!(barrier.wait_blocking(), Err(BrokenBarrierError));
+    // Later waits are told why it is broken.
+    assert_eq!(
+        barrier.wait_blocking(),
+        failed(BrokenReason::ActionPanicked)
+    );
+    assert_eq!(
+        barrier.wait_timeout_blocking(Duration::ZERO),
+        failed(BrokenReason::ActionPanicked)
+    );
 
     // Async world: the leader's task panics, its peers get Err.
     each_runtime(|rt| async move {
@@ -725,8 +943,9 @@ fn action_panic_breaks_and_propagates() {
         let err = leader.await.unwrap_err();
         assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
         for p in join_all(peers).await {
-            assert_eq!(p, Err(BrokenBarrierError));
+            assert_eq!(p, failed(BrokenReason::ActionPanicked));
         }
+        assert_eq!(barrier.wait().await, failed(BrokenReason::ActionPanicked));
         // reset() repairs it; the action is kept (and still panics).
         barrier.reset();
         assert!(!barrier.is_broken());
@@ -776,13 +995,13 @@ fn zero_and_max_timeouts() {
     let barrier = Barrier::new(2);
     assert_eq!(
         barrier.wait_timeout_blocking(Duration::ZERO),
-        Err(BrokenBarrierError)
+        failed(BrokenReason::TimedOut)
     );
     assert!(barrier.is_broken());
     barrier.reset();
     assert_eq!(
         futures_lite::future::block_on(barrier.wait_timeout(Duration::ZERO)),
-        Err(BrokenBarrierError)
+        failed(BrokenReason::TimedOut)
     );
     barrier.reset();
     let mut a = barrier.wait_timeout(Duration::MAX);
@@ -811,17 +1030,52 @@ fn abort_reset_idle() {
     let mut a = barrier.wait();
     assert!(poll_once(&mut a).is_pending());
     barrier.reset();
-    assert_eq!(poll_once(&mut a), Poll::Ready(Err(BrokenBarrierError)));
+    assert_eq!(poll_once(&mut a), Poll::Ready(failed(BrokenReason::Reset)));
     assert!(!barrier.is_broken());
     assert_eq!(barrier.n_waiting(), 0);
 }
 
 #[test]
 fn error_traits() {
-    let e = BrokenBarrierError;
-    assert_eq!(e.to_string(), "barrier is broken");
-    let _: &dyn std::error::Error = &e;
-    assert_eq!(e.clone(), e);
+    let texts = [
+        (BrokenReason::Aborted, "barrier broken: aborted"),
+        (BrokenReason::Reset, "barrier broken: reset while waiting"),
+        (
+            BrokenReason::TimedOut,
+            "barrier broken: this wait timed out",
+        ),
+        (
+            BrokenReason::PartyTimedOut,
+            "barrier broken: another party timed out",
+        ),
+        (
+            BrokenReason::ActionPanicked,
+            "barrier broken: the barrier action panicked",
+        ),
+        (
+            BrokenReason::PartyDied,
+            "barrier broken: a party's process died",
+        ),
+    ];
+    for (reason, text) in texts {
+        let e = BrokenBarrierError::from(reason);
+        assert_eq!(e.reason(), reason);
+        assert_eq!(e.to_string(), text);
+        assert_eq!(format!("barrier broken: {reason}"), text);
+        assert_eq!(e, reason);
+        assert_eq!(reason, e);
+        let _: &dyn std::error::Error = &e;
+        let copy = e;
+        assert_eq!(copy.clone(), e);
+        assert!(format!("{e:?}").contains(&format!("{reason:?}")), "{e:?}");
+    }
+    assert_ne!(
+        BrokenBarrierError::from(BrokenReason::TimedOut),
+        BrokenBarrierError::from(BrokenReason::PartyTimedOut)
+    );
+    // Eq + Hash: usable as a key.
+    let set: std::collections::HashSet<_> = texts.iter().map(|(r, _)| *r).collect();
+    assert_eq!(set.len(), texts.len());
 }
 
 #[test]
@@ -830,6 +1084,9 @@ fn send_sync() {
     assert_send_sync::<Barrier>();
     assert_send_sync::<BarrierWaitResult>();
     assert_send_sync::<BrokenBarrierError>();
+    assert_send_sync::<BrokenReason>();
+    fn assert_error<T: std::error::Error + Send + Sync + Copy + Eq + 'static>() {}
+    assert_error::<BrokenBarrierError>();
     assert_send_sync::<BarrierWait<'static>>();
     // The builder owns a `FnMut + Send` action: Send, not Sync.
     fn assert_send<T: Send>() {}

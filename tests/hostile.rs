@@ -11,9 +11,9 @@ mod common;
 use common::*;
 use rallypoint::future::{BarrierWait, EventWait};
 use rallypoint::{
-    AcquireTimeoutError, Barrier, BarrierWaitResult, BrokenBarrierError, Condition, Condvar, Event,
-    Mutex as AsyncMutex, PopError, PriorityQueue, PushError, Queue, Semaphore, SemaphorePermit,
-    SemaphorePermitArc, Stack, TryAcquireError,
+    AcquireTimeoutError, Barrier, BarrierWaitResult, BrokenBarrierError, BrokenReason, Condition,
+    Condvar, Event, Mutex as AsyncMutex, PopError, PriorityQueue, PushError, Queue, Semaphore,
+    SemaphorePermit, SemaphorePermitArc, Stack, TryAcquireError,
 };
 use std::cell::Cell;
 use std::future::Future;
@@ -1473,6 +1473,17 @@ fn bar_hook(b: &Arc<Barrier>, hook: BarHook) -> impl Fn() + Send + Sync + 'stati
 
 type BarOut = Result<BarrierWaitResult, BrokenBarrierError>;
 
+impl BarHook {
+    /// What the parties waiting when the hook ran are told.
+    fn reason(self) -> BrokenReason {
+        match self {
+            BarHook::Reads => unreachable!("reads break nothing"),
+            BarHook::Abort => BrokenReason::Aborted,
+            BarHook::Reset => BrokenReason::Reset,
+        }
+    }
+}
+
 /// A fresh party arrives last: it trips the barrier, as its leader.
 fn arrive_last(b: &Barrier) {
     let mut last = b.wait();
@@ -1521,7 +1532,7 @@ fn bar_finish(
         BarHook::Abort | BarHook::Reset => {
             assert_eq!(
                 first_or_drive(polled, fut, w, || {}),
-                Err(BrokenBarrierError)
+                Err(hook.reason().into())
             );
             assert_eq!(b.is_broken(), hook == BarHook::Abort);
             b.reset();
@@ -1599,7 +1610,10 @@ fn bar_cancel(kind: BarWait, hook: BarHook) {
         }
         BarHook::Abort | BarHook::Reset => {
             // The drop hook broke the other party's generation.
-            assert_eq!(poll_once(&mut other), Poll::Ready(Err(BrokenBarrierError)));
+            assert_eq!(
+                poll_once(&mut other),
+                Poll::Ready(Err(hook.reason().into()))
+            );
             assert_eq!(b.is_broken(), hook == BarHook::Abort);
             b.reset();
         }
@@ -1620,11 +1634,14 @@ fn bar_expire(hook: BarHook) {
     let polled = poll_with(&mut fut, &w);
     assert_eq!(
         settle_after_deadline(polled, &mut fut, &w, made),
-        Err(BrokenBarrierError)
+        Err(BrokenReason::TimedOut.into())
     );
     drop(fut);
     h.disarm();
     assert!(b.is_broken(), "a timed-out wait breaks the barrier");
+    // Later waits are told another party timed out, even where the
+    // waker's drop then aborted the broken barrier: the first reason stays.
+    assert_eq!(b.wait_blocking(), Err(BrokenReason::PartyTimedOut.into()));
     b.reset();
     drop(w);
     h.assert_all_dropped();
@@ -1647,10 +1664,13 @@ fn bar_other_expires(kind: BarWait) {
     let mut timed = b.wait_timeout(SHORT);
     assert_eq!(
         poll_until_ready(&mut timed, Waker::noop()),
-        Err(BrokenBarrierError)
+        Err(BrokenReason::TimedOut.into())
     );
     h.assert_woken();
-    assert_eq!(poll_until_ready(&mut fut, &w), Err(BrokenBarrierError));
+    assert_eq!(
+        poll_until_ready(&mut fut, &w),
+        Err(BrokenReason::PartyTimedOut.into())
+    );
     h.disarm();
     assert!(b.is_broken());
     b.reset();

@@ -38,7 +38,8 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 
 use rallypoint::{
-    Barrier, Condition, Condvar, Event, Fairness, Mutex, PriorityQueue, Queue, Semaphore, Stack,
+    Barrier, BrokenReason, Condition, Condvar, Event, Fairness, Mutex, PriorityQueue, Queue,
+    Semaphore, Stack,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -261,7 +262,8 @@ fn barrier_withdrawn_party_does_not_count() {
                 assert!(!a_took_part, "A took part, yet B and C tripped together");
                 assert_one_trip(&b, &c);
             }
-            Err(_) => {
+            Err(e) => {
+                assert_eq!(e.reason(), BrokenReason::Aborted);
                 assert!(!b_after_a, "B tripped with A, which had already withdrawn");
                 // B tripped with A: one of them ranked last.
                 assert_eq!(b.is_leader(), b.index() == 1);
@@ -296,7 +298,10 @@ fn barrier_trip_vs_reset() {
                 loop {
                     match barrier.wait_blocking() {
                         Ok(result) => return (result, errors),
-                        Err(_) => errors += 1,
+                        Err(e) => {
+                            assert_eq!(e.reason(), BrokenReason::Reset);
+                            errors += 1;
+                        }
                     }
                 }
             })
@@ -309,7 +314,10 @@ fn barrier_trip_vs_reset() {
                     loop {
                         match barrier.wait().await {
                             Ok(result) => return (result, errors),
-                            Err(_) => errors += 1,
+                            Err(e) => {
+                                assert_eq!(e.reason(), BrokenReason::Reset);
+                                errors += 1;
+                            }
                         }
                     }
                 })
@@ -361,7 +369,13 @@ fn barrier_trip_vs_abort() {
                 assert_one_trip(&a, &b);
                 assert_eq!(runs.load(SeqCst), 1);
             }
-            (Err(_), Err(_)) => assert_eq!(runs.load(SeqCst), 0),
+            (Err(a), Err(b)) => {
+                assert_eq!(runs.load(SeqCst), 0);
+                assert_eq!(
+                    (a.reason(), b.reason()),
+                    (BrokenReason::Aborted, BrokenReason::Aborted)
+                );
+            }
             (a, b) => panic!("one party passed, the other failed: {a:?} {b:?}"),
         }
         assert!(barrier.is_broken());

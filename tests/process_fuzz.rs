@@ -12,6 +12,7 @@ mod common;
 
 use common::process::unique_name;
 use proptest::prelude::*;
+use rallypoint::BrokenReason;
 use rallypoint::process::{Barrier, Condition, Event, Lock, Queue, RLock, Semaphore};
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -113,13 +114,48 @@ fn valid_barrier_bytes() -> Vec<u8> {
     std::fs::read(format!("/dev/shm/{name}")).unwrap()
 }
 
-/// Opens the scratch segment as a barrier and, if it opened, uses it: a
-/// reset always leaves a working barrier, whatever the state words held.
+/// Opens the scratch segment as a barrier and, if it opened, uses it: any
+/// state word (count, reason, how the previous generation ended) and any
+/// history is some state, and a failed wait's reason agrees with it; a
+/// reset always leaves a working barrier.
 fn open_and_meet(scratch: &Scratch) -> Result<(), TestCaseError> {
     match Barrier::open(&scratch.name) {
         Ok(barrier) => {
             let _ = format!("{barrier:?}");
-            let _ = barrier.wait_timeout_blocking(Duration::ZERO);
+            let was_broken = barrier.is_broken();
+            match barrier.wait_timeout_blocking(Duration::ZERO) {
+                Ok(out) => prop_assert!(!was_broken && out.is_leader(), "{:?}", out),
+                Err(e) => {
+                    let told = e.reason();
+                    // Broken before: for one of the word's reasons. Else
+                    // our zero timeout broke it, or our trip found a party
+                    // (a garbage mark) dead.
+                    let expected: &[BrokenReason] = if was_broken {
+                        &[
+                            BrokenReason::Aborted,
+                            BrokenReason::PartyTimedOut,
+                            BrokenReason::PartyDied,
+                        ]
+                    } else {
+                        &[BrokenReason::TimedOut, BrokenReason::PartyDied]
+                    };
+                    prop_assert!(
+                        expected.contains(&told),
+                        "{:?}, was broken: {}",
+                        told,
+                        was_broken
+                    );
+                    prop_assert!(barrier.is_broken());
+                    // Later waits are told the same, as the others see it.
+                    let again = barrier.wait_timeout_blocking(Duration::ZERO);
+                    let others = if told == BrokenReason::TimedOut {
+                        BrokenReason::PartyTimedOut
+                    } else {
+                        told
+                    };
+                    prop_assert_eq!(again.map(|_| ()), Err(others.into()));
+                }
+            }
             barrier.reset();
             prop_assert!(!barrier.is_broken());
             prop_assert_eq!(barrier.n_waiting(), 0);
@@ -131,9 +167,13 @@ fn open_and_meet(scratch: &Scratch) -> Result<(), TestCaseError> {
                     (a.join().unwrap(), b)
                 });
                 // Broken only if a garbage mark named a dead party.
-                prop_assert_eq!(a.is_ok(), b.is_ok());
-                if let (Ok(a), Ok(b)) = (a, b) {
-                    prop_assert!(a.is_leader() != b.is_leader());
+                match (a, b) {
+                    (Ok(a), Ok(b)) => prop_assert!(a.is_leader() != b.is_leader()),
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a.reason(), BrokenReason::PartyDied);
+                        prop_assert_eq!(b.reason(), BrokenReason::PartyDied);
+                    }
+                    (a, b) => prop_assert!(false, "one passed, one failed: {:?} {:?}", a, b),
                 }
             }
             Ok(())
@@ -363,12 +403,22 @@ proptest! {
         open_and_lock(&scratch)?;
     }
 
+    // The state word (count, reason, how the last generation ended, the
+    // generation), the history of how generations ended, and random bytes
+    // anywhere in the body (roster, marks).
     #[test]
     fn barrier_state_is_any_bytes(
-        flips in prop::collection::vec((128usize..1408, any::<u8>()), 0..40),
+        flips in prop::collection::vec((128usize..1472, any::<u8>()), 0..40),
         word in any::<u32>(),
+        ends in prop::option::weighted(0.5, any::<[u64; 4]>()),
     ) {
         let mut bytes = valid_barrier_bytes();
+        prop_assert_eq!(bytes.len(), 1472);
+        if let Some(ends) = ends {
+            for (at, end) in ends.iter().enumerate() {
+                bytes[136 + 8 * at..144 + 8 * at].copy_from_slice(&end.to_ne_bytes());
+            }
+        }
         bytes[128..132].copy_from_slice(&word.to_ne_bytes());
         for (at, value) in flips {
             bytes[at] = value;

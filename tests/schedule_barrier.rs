@@ -14,17 +14,20 @@
 //! leader (index `parties - 1`) and every listed party is released with
 //! its rank in the list (0, 1, …). Dropping an arrived, unreleased party
 //! withdraws it (the list shrinks, nothing breaks). `abort()` fails the
-//! listed parties and breaks the barrier; `reset()` fails the listed parties
-//! and unbreaks it. A zero-timeout wait either completes the generation (as
-//! leader) or times out, which fails the listed parties and breaks the
-//! barrier (Python semantics). A released party's outcome is fixed: it
-//! survives later generations, aborts and resets. Checked after every op:
+//! listed parties (`Aborted`) and breaks the barrier; `reset()` fails the
+//! listed parties (`Reset`) and unbreaks it. A zero-timeout wait either
+//! completes the generation (as leader) or times out, which fails the
+//! listed parties (`PartyTimedOut`; itself `TimedOut`) and breaks the
+//! barrier (Python semantics). A broken barrier keeps the reason it first
+//! broke for, which every wait on it is told (a zero-timeout one too),
+//! until a reset. A released party's outcome is fixed: it survives later
+//! generations, aborts and resets. Checked after every op:
 //!
 //! * (a) no lost wakeup: every released party has been woken since its last
 //!   poll;
 //! * (b) nothing completes that the model forbids: polls return `Ready`
 //!   exactly when the model says so, with exactly the model's outcome
-//!   (rank, leader flag, or broken);
+//!   (rank, leader flag, or the reason it failed);
 //! * `n_waiting()` and `is_broken()` agree with the model.
 //!
 //! At the end every released party is polled and must complete.
@@ -32,7 +35,7 @@
 mod schedule_common;
 
 use proptest::prelude::*;
-use rallypoint::{Barrier, BarrierWaitResult, BrokenBarrierError};
+use rallypoint::{Barrier, BarrierWaitResult, BrokenBarrierError, BrokenReason};
 use schedule_common::{Pool, config};
 use std::task::Poll;
 use std::time::Duration;
@@ -62,11 +65,12 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A party's outcome: `Some((index, leader))` or `None` for broken.
-type Outcome = Option<(usize, bool)>;
+/// A party's outcome: `Ok((index, leader))` or why it failed.
+type Outcome = Result<(usize, bool), BrokenReason>;
 
 fn outcome(r: Result<BarrierWaitResult, BrokenBarrierError>) -> Outcome {
-    r.ok().map(|r| (r.index(), r.is_leader()))
+    r.map(|r| (r.index(), r.is_leader()))
+        .map_err(|e| e.reason())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,7 +83,8 @@ enum W {
 
 struct Model {
     parties: usize,
-    broken: bool,
+    /// Why the barrier is broken (as later waits are told).
+    broken: Option<BrokenReason>,
     /// The live parties of the filling generation, in arrival order.
     arrived: Vec<usize>,
     w: [W; WAITERS],
@@ -89,14 +94,14 @@ impl Model {
     /// The generation fills with one more party (not in `arrived`): trip.
     fn trip(&mut self) -> Outcome {
         for (rank, k) in std::mem::take(&mut self.arrived).into_iter().enumerate() {
-            self.w[k] = W::Released(Some((rank, false)));
+            self.w[k] = W::Released(Ok((rank, false)));
         }
-        Some((self.parties - 1, true))
+        Ok((self.parties - 1, true))
     }
 
-    fn fail_arrived(&mut self) {
+    fn fail_arrived(&mut self, reason: BrokenReason) {
         for k in std::mem::take(&mut self.arrived) {
-            self.w[k] = W::Released(None);
+            self.w[k] = W::Released(Err(reason));
         }
     }
 }
@@ -106,7 +111,7 @@ fn run(parties: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut pool: Pool<'_, Result<BarrierWaitResult, BrokenBarrierError>> = Pool::new(WAITERS);
     let mut m = Model {
         parties,
-        broken: false,
+        broken: None,
         arrived: Vec::new(),
         w: [W::Empty; WAITERS],
     };
@@ -122,7 +127,7 @@ fn run(parties: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 // What the model expects: `Some(outcome)` = Ready.
                 let expect: Option<Outcome> = match m.w[k] {
                     W::Empty => unreachable!(),
-                    W::Fresh if m.broken => Some(None),
+                    W::Fresh if m.broken.is_some() => m.broken.map(Err),
                     W::Fresh if m.arrived.len() + 1 == m.parties => Some(m.trip()),
                     W::Fresh => {
                         m.arrived.push(k);
@@ -161,26 +166,26 @@ fn run(parties: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Abort => {
                 barrier.abort();
-                m.broken = true;
-                m.fail_arrived();
+                m.broken.get_or_insert(BrokenReason::Aborted);
+                m.fail_arrived(BrokenReason::Aborted);
             }
             Op::Reset => {
                 barrier.reset();
-                m.fail_arrived();
-                m.broken = false;
+                m.fail_arrived(BrokenReason::Reset);
+                m.broken = None;
             }
             Op::WaitZero => {
                 let got = outcome(futures_lite::future::block_on(
                     barrier.wait_timeout(Duration::ZERO),
                 ));
-                let expect = if m.broken {
-                    None
+                let expect = if let Some(reason) = m.broken {
+                    Err(reason)
                 } else if m.arrived.len() + 1 == m.parties {
                     m.trip()
                 } else {
-                    m.broken = true;
-                    m.fail_arrived();
-                    None
+                    m.broken = Some(BrokenReason::PartyTimedOut);
+                    m.fail_arrived(BrokenReason::PartyTimedOut);
+                    Err(BrokenReason::TimedOut)
                 };
                 prop_assert_eq!(got, expect, "step {}: wait_timeout(ZERO)", step);
             }
@@ -191,7 +196,12 @@ fn run(parties: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
             "step {}: n_waiting",
             step
         );
-        prop_assert_eq!(barrier.is_broken(), m.broken, "step {}: is_broken", step);
+        prop_assert_eq!(
+            barrier.is_broken(),
+            m.broken.is_some(),
+            "step {}: is_broken",
+            step
+        );
         for k in 0..WAITERS {
             if let W::Released(_) = m.w[k] {
                 prop_assert!(

@@ -329,10 +329,14 @@ fn barrier_generations_with_withdrawals() {
                             None if blocking => barrier.wait_blocking(),
                             None => barrier.wait().await,
                         };
-                        let Ok(r) = r else {
-                            // Only the final abort breaks the barrier.
-                            assert!(trips.load(SeqCst) >= generations, "broken early");
-                            return;
+                        let r = match r {
+                            Ok(r) => r,
+                            Err(e) => {
+                                // Only the final abort breaks the barrier.
+                                assert_eq!(e.reason(), rallypoint::BrokenReason::Aborted);
+                                assert!(trips.load(SeqCst) >= generations, "broken early");
+                                return;
+                            }
                         };
                         assert!(r.index() < PARTIES);
                         oks.fetch_add(1, SeqCst);

@@ -1,5 +1,6 @@
 //! Barrier: threads and tasks meeting in lockstep, an action per generation,
-//! a party that changes its mind (withdrawal), and a timeout that breaks it.
+//! a party that changes its mind (withdrawal), and a timeout that breaks it
+//! (the error says why).
 
 use rallypoint::Barrier;
 use std::sync::Arc;
@@ -77,12 +78,14 @@ pub(crate) fn run() {
         );
     });
 
-    // A timeout breaks the barrier (Python semantics), reset() repairs it.
-    let r = pair.wait_timeout_blocking(Duration::from_millis(20));
-    println!(
-        "  a lone thread's 20 ms wait_timeout: {r:?}; barrier now {:?}",
-        &*pair
-    );
+    // A timeout breaks the barrier (Python semantics), and the error says
+    // whose timeout did it; reset() repairs it.
+    let mine = pair
+        .wait_timeout_blocking(Duration::from_millis(20))
+        .unwrap_err();
+    let later = pair.wait_blocking().unwrap_err();
+    println!("  a lone thread's 20 ms wait_timeout: {mine}; the next wait: {later}");
+    println!("  barrier now {:?}", &*pair);
     pair.reset();
     println!("  after reset(): {:?}", &*pair);
 }

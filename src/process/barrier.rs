@@ -5,20 +5,41 @@
 //!
 //! ```text
 //!  bits 0..12  : parties arrived in the current generation (≤ 4095)
-//!  bit 12      : BROKEN (abort, a timeout, a dead party)
-//!  bit 13      : TRIPPED — the previous generation ended by a trip
-//!  bits 14..32 : the generation (18 bits, wrapping)
+//!  bits 12..14 : BROKEN — why the current generation broke: 0 it did not,
+//!                1 abort, 2 a timeout, 3 a dead party
+//!  bits 14..17 : ENDED — how the previous generation ended: TRIPPED (4) by
+//!                a trip, else by a reset, with the BROKEN field it had
+//!                then (0: reset while filling)
+//!  bits 17..32 : the generation (15 bits, wrapping)
 //! ```
 //!
 //! Arriving is one compare-exchange that counts the party in; the last
-//! party's exchange starts the next generation with `TRIPPED` set, which
-//! releases everyone. A waiter of generation `g` that finds generation
-//! `g + 1` is told by `TRIPPED` whether `g` tripped (`Ok`) or was reset
-//! (`Err`) — even if generation `g + 1` is already filling, or broken.
-//! Whoever ends generation `g + 1` first copies that bit into `history`
-//! (bit `g % 64`), so a waiter that looks even later still gets the right
-//! answer, as long as fewer than 63 further generations ended meanwhile —
-//! which takes 63 resets while a released party has not run yet.
+//! party's exchange starts the next generation with ENDED = TRIPPED, which
+//! releases everyone. A break sets the BROKEN field once (the first reason
+//! stays: a broken generation is never broken again), and a reset starts
+//! the next generation with that field as its ENDED. So a waiter of
+//! generation `g` that finds generation `g + 1` is told by ENDED whether
+//! `g` tripped (`Ok`), was reset while filling (`Reset`) or broke before
+//! its reset (that reason) — even if generation `g + 1` is already
+//! filling, or broken. Whoever ends generation `g + 1` first copies that
+//! code into `ends` (four bits per generation, at `g % 64`), so a waiter
+//! that looks even later still gets the right answer, as long as fewer
+//! than 63 further generations ended meanwhile — which takes 63 resets
+//! while a released party has not run yet. Every bit pattern of the word
+//! and of `ends` is some state: ENDED values 5 to 7 read as TRIPPED.
+//!
+//! The generation only tells a waiter's own generation from later ones
+//! (and picks its `ends` entry), so 15 bits are plenty: a waiter would
+//! mistake a later generation for its own only if a multiple of 32 768
+//! generations ended while it did not look, and by then (more than 63)
+//! `ends` no longer knows the answer anyway.
+//!
+//! The reasons are those of [`BrokenReason`]: BROKEN 1 is `Aborted`, 2
+//! is `PartyTimedOut` (the party whose own timeout set it returns
+//! `TimedOut`), 3 is `PartyDied`, and an ENDED of 0 is `Reset`. The
+//! layout is revision 2 of the barrier body; revision 1 (one BROKEN bit,
+//! one TRIPPED bit, an 18-bit generation and a one-bit history) is refused
+//! by `open`, as the header check refuses every other revision.
 //!
 //! # A party that dies
 //!
@@ -50,17 +71,27 @@ use super::roster::{self, Claim, Peer, Slot};
 use super::segment::{DEFAULT_MODE, Mapping, Segment, segment_handle};
 use super::wait::{self, AsyncShm, Attempt, ShmOp};
 use crate::engine::{deadline_after, named_future};
-use crate::{BarrierWaitResult, BrokenBarrierError};
+use crate::{BarrierWaitResult, BrokenBarrierError, BrokenReason};
 
-const LAYOUT: u32 = 1;
+/// The body's revision: 2 since the word carries the reason it broke for.
+const LAYOUT: u32 = 2;
 const SLOTS: usize = 64;
 /// The most parties a process barrier can have.
 pub(crate) const MAX_PARTIES: usize = COUNT as usize;
 const COUNT: u32 = (1 << 12) - 1;
-const BROKEN: u32 = 1 << 12;
-const TRIPPED: u32 = 1 << 13;
-const GEN_SHIFT: u32 = 14;
-const GEN_MASK: u32 = (1 << 18) - 1;
+const BROKEN_SHIFT: u32 = 12;
+/// The BROKEN field: non-zero while the current generation is broken.
+const BROKEN: u32 = 0b11 << BROKEN_SHIFT;
+/// BROKEN values (and the ENDED values of a generation reset after it broke).
+const ABORTED: u32 = 1;
+const TIMED_OUT: u32 = 2;
+const DIED: u32 = 3;
+const ENDED_SHIFT: u32 = 14;
+/// The ENDED value of a generation that tripped (the others are BROKEN
+/// values: 0 for a reset while filling).
+const TRIPPED: u32 = 0b100;
+const GEN_SHIFT: u32 = 17;
+const GEN_MASK: u32 = (1 << 15) - 1;
 /// How many watches (peer, generation) a handle keeps.
 const KNOWN: usize = 16;
 
@@ -72,19 +103,57 @@ fn count(word: u32) -> u32 {
     word & COUNT
 }
 
-/// The word of a fresh generation after `word`'s.
+fn is_broken(word: u32) -> bool {
+    word & BROKEN != 0
+}
+
+/// The BROKEN field: why the current generation broke, 0 if it did not.
+fn broken(word: u32) -> u32 {
+    (word & BROKEN) >> BROKEN_SHIFT
+}
+
+/// The ENDED field: how the previous generation ended.
+fn ended(word: u32) -> u32 {
+    (word >> ENDED_SHIFT) & 0b111
+}
+
+/// The word of a fresh generation after `word`'s, which ended by a trip
+/// or (`tripped == false`) by a reset.
 fn next_generation(word: u32, tripped: bool) -> u32 {
     let generation = (generation(word) + 1) & GEN_MASK;
-    (generation << GEN_SHIFT) | if tripped { TRIPPED } else { 0 }
+    let ended = if tripped { TRIPPED } else { broken(word) };
+    (generation << GEN_SHIFT) | (ended << ENDED_SHIFT)
+}
+
+/// What a party told of a BROKEN value (or of the ENDED value of a
+/// generation that did not trip) hears: `0` is a reset.
+fn reason(code: u32) -> BrokenReason {
+    match code & 0b11 {
+        ABORTED => BrokenReason::Aborted,
+        TIMED_OUT => BrokenReason::PartyTimedOut,
+        DIED => BrokenReason::PartyDied,
+        _ => BrokenReason::Reset,
+    }
+}
+
+/// The outcome of a waiter of rank `index` in a generation that ended as
+/// `ended` says.
+fn ended_outcome(ended: u32, index: u32) -> Result<BarrierWaitResult, BrokenBarrierError> {
+    if ended & TRIPPED != 0 {
+        Ok(BarrierWaitResult::new(index as usize, false))
+    } else {
+        Err(reason(ended).into())
+    }
 }
 
 #[repr(C, align(64))]
 struct Body {
     word: AtomicU32,
     sleepers: AtomicU32,
-    /// Bit `g % 64`: generation `g` ended by a trip (module docs).
-    history: AtomicU64,
-    _pad: [AtomicU32; 12],
+    /// How generation `g` ended, its ENDED value (module docs): bits
+    /// `4 * (g % 16)..` of `ends[g % 64 / 16]` (the fourth is unused).
+    ends: [AtomicU64; 4],
+    _pad: [AtomicU32; 6],
     slots: [Slot; SLOTS],
     /// Per slot: `generation << 12 | callers arriving or waiting in it`.
     marks: [AtomicU32; SLOTS],
@@ -106,10 +175,12 @@ const _: () = assert!(size_of::<Body>() == 64 + 16 * SLOTS + 4 * SLOTS);
 /// # A killed process
 ///
 /// A party killed while it waits at the barrier, or while it arrives,
-/// breaks it: the others get [`BrokenBarrierError`] at once (they are
-/// woken, not polling), and [`reset`](Barrier::reset) repairs it. A
-/// process that only has the barrier open does not. Each open handle takes
-/// one of 64 participant slots; a dead process's slot is reclaimed.
+/// breaks it: the others get [`BrokenBarrierError`] with reason
+/// [`PartyDied`](BrokenReason::PartyDied) at once (they are woken, not
+/// polling), later waits get it too, and [`reset`](Barrier::reset)
+/// repairs it. A process that only has the barrier open does not. Each
+/// open handle takes one of 64 participant slots; a dead process's slot is
+/// reclaimed.
 ///
 /// # Example
 ///
@@ -225,7 +296,7 @@ impl Barrier {
         let body = barrier.body();
         let stale = body.marks[barrier.claim.index].swap(0, Ordering::SeqCst);
         if stale & COUNT != 0 {
-            break_generation(&body.word, stale >> 12);
+            break_generation(&body.word, stale >> 12, DIED);
             barrier.wake();
         }
         Ok(barrier)
@@ -256,25 +327,54 @@ impl Barrier {
 
     /// Whether the barrier is broken (until [`reset`](Barrier::reset)).
     pub fn is_broken(&self) -> bool {
-        self.body().word.load(Ordering::Relaxed) & BROKEN != 0
+        is_broken(self.body().word.load(Ordering::Relaxed))
     }
 
-    /// Breaks the barrier: current waiters and later waits get
-    /// [`BrokenBarrierError`] until [`reset`](Barrier::reset).
+    /// Breaks the barrier: current waiters and later waits, in every
+    /// process, get [`BrokenBarrierError`] with reason
+    /// [`Aborted`](BrokenReason::Aborted) until [`reset`](Barrier::reset).
+    ///
+    /// On a barrier that is broken already, `abort` changes nothing: later
+    /// waits keep getting the reason it first broke for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::BrokenReason;
+    /// let barrier = rallypoint::process::Barrier::anonymous(2)?;
+    /// barrier.abort();
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::Aborted);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn abort(&self) {
         let word = &self.body().word;
-        // SeqCst: a change sleepers may be about to sleep on (wait.rs).
-        word.fetch_or(BROKEN, Ordering::SeqCst);
+        // SeqCst: a change sleepers may be about to sleep on (wait.rs). The
+        // first reason stays.
+        let _ = word.fetch_update(Ordering::SeqCst, Ordering::Relaxed, |w| {
+            (!is_broken(w)).then_some(w | ABORTED << BROKEN_SHIFT)
+        });
         self.wake();
     }
 
-    /// Fails the parties waiting now, then leaves the barrier empty and
-    /// unbroken.
+    /// Fails the parties waiting now — with reason
+    /// [`Reset`](BrokenReason::Reset), or the reason the barrier broke for
+    /// if it was broken before they found out — then leaves the barrier
+    /// empty and unbroken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::process::Barrier::anonymous(2)?;
+    /// barrier.abort();
+    /// barrier.reset();
+    /// assert!(!barrier.is_broken());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset(&self) {
         let body = self.body();
         let mut word = body.word.load(Ordering::Relaxed);
         loop {
-            if count(word) == 0 && word & BROKEN == 0 {
+            if count(word) == 0 && !is_broken(word) {
                 // Empty and unbroken already.
                 return;
             }
@@ -309,6 +409,9 @@ impl Barrier {
     /// Waits until `parties` parties (in any processes) wait, then releases
     /// them all. Uses the handle's default timeout, if any.
     ///
+    /// Returns [`BrokenBarrierError`] as
+    /// [`wait_blocking`](Barrier::wait_blocking) does.
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future before its generation trips withdraws the
@@ -326,7 +429,37 @@ impl Barrier {
     /// # Errors
     ///
     /// [`BrokenBarrierError`] if the barrier is or becomes broken or reset
-    /// while waiting, or the timeout passes (which breaks it).
+    /// while waiting, or the timeout passes (which breaks it). Its
+    /// [`reason`](BrokenBarrierError::reason):
+    ///
+    /// * [`Aborted`](BrokenReason::Aborted): [`abort`](Barrier::abort) was
+    ///   called (in any process), before this wait or while it waited;
+    /// * [`Reset`](BrokenReason::Reset): [`reset`](Barrier::reset) was
+    ///   called while it waited;
+    /// * [`TimedOut`](BrokenReason::TimedOut): this wait's timeout passed,
+    ///   and broke the barrier;
+    /// * [`PartyTimedOut`](BrokenReason::PartyTimedOut): another party's
+    ///   timeout broke it, before this wait or while it waited;
+    /// * [`PartyDied`](BrokenReason::PartyDied): the process of a party
+    ///   arriving or waiting in this generation died (or had died in an
+    ///   earlier one, which is broken since).
+    ///
+    /// A barrier broken before this wait reports the reason it first broke
+    /// for, until [`reset`](Barrier::reset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::BrokenReason;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = rallypoint::process::Barrier::anonymous(2)?
+    ///     .with_timeout(Duration::from_millis(10));
+    /// let err = barrier.wait_blocking().unwrap_err();
+    /// assert_eq!(err.reason(), BrokenReason::TimedOut);
+    /// assert_eq!(barrier.wait_blocking().unwrap_err(), BrokenReason::PartyTimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
         wait::block(
             &mut self.op(),
@@ -335,7 +468,10 @@ impl Barrier {
     }
 
     /// [`wait`](Barrier::wait) with its own timeout, which breaks the
-    /// barrier when it passes.
+    /// barrier when it passes: this party then gets
+    /// [`TimedOut`](BrokenReason::TimedOut), the others
+    /// [`PartyTimedOut`](BrokenReason::PartyTimedOut) (other errors as for
+    /// [`wait_blocking`](Barrier::wait_blocking)).
     ///
     /// The deadline is kept by [the timer](crate#timers) that runs where the
     /// future is first polled (tokio's inside tokio with the `tokio` feature).
@@ -347,8 +483,11 @@ impl Barrier {
         BarrierWait::new(AsyncShm::new(self.op()), deadline_after(timeout))
     }
 
-    /// [`wait_blocking`](Barrier::wait_blocking) with its own timeout. Must
-    /// not be called from async code.
+    /// [`wait_blocking`](Barrier::wait_blocking) with its own timeout, which
+    /// breaks the barrier when it passes (this party gets
+    /// [`TimedOut`](BrokenReason::TimedOut), the others
+    /// [`PartyTimedOut`](BrokenReason::PartyTimedOut)). Must not be called
+    /// from async code.
     ///
     /// # Errors
     ///
@@ -393,7 +532,7 @@ impl Barrier {
                 continue;
             }
             if !self.watch(i) {
-                break_generation(&body.word, g);
+                break_generation(&body.word, g, DIED);
                 self.wake();
                 return false;
             }
@@ -446,32 +585,54 @@ fn break_marked(map: &Mapping, word: &AtomicU32, slot: u32) {
     };
     let m = mark.load(Ordering::SeqCst);
     if m & COUNT != 0 {
-        break_generation(word, m >> 12);
+        break_generation(word, m >> 12, DIED);
     }
 }
 
-/// Copies the outcome of the generation before `word`'s into `history`
-/// (by whoever ends `word`'s generation, before it does).
+/// Where generation `g`'s ENDED value lives in `ends`: the word and shift.
+fn ends_at(body: &Body, g: u32) -> (&AtomicU64, u32) {
+    let at = (g % 64) as usize;
+    (&body.ends[at / 16], 4 * (at % 16) as u32)
+}
+
+/// Copies how the generation before `word`'s ended into `ends` (by
+/// whoever ends `word`'s generation, before it does).
 fn record_history(body: &Body, word: u32) {
     let previous = generation(word).wrapping_sub(1) & GEN_MASK;
-    let bit = 1u64 << (previous % 64);
-    // SeqCst: before the exchange that ends this generation.
-    if word & TRIPPED != 0 {
-        body.history.fetch_or(bit, Ordering::SeqCst);
-    } else {
-        body.history.fetch_and(!bit, Ordering::SeqCst);
-    }
+    let (ends, shift) = ends_at(body, previous);
+    let code = u64::from(ended(word)) << shift;
+    // SeqCst: before the exchange that ends this generation. One
+    // read-modify-write (not a clear, then a set): recorders racing for
+    // the same generation write the same value, and a reader never sees
+    // the field cleared in between.
+    let _ = ends.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |e| {
+        Some((e & !(0xf << shift)) | code)
+    });
 }
 
-/// Breaks generation `g` if it is still the current one and unbroken.
-fn break_generation(word: &AtomicU32, g: u32) {
+/// How generation `g` ended, as recorded in `ends`.
+fn recorded_end(body: &Body, g: u32) -> u32 {
+    let (ends, shift) = ends_at(body, g);
+    ((ends.load(Ordering::SeqCst) >> shift) & 0b111) as u32
+}
+
+/// Breaks generation `g` for `why` (a BROKEN value) if it is still the
+/// current one and unbroken (a broken one keeps its first reason);
+/// returns whether this call broke it.
+fn break_generation(word: &AtomicU32, g: u32, why: u32) -> bool {
     let mut w = word.load(Ordering::SeqCst);
-    while generation(w) == g && w & BROKEN == 0 {
-        match word.compare_exchange_weak(w, w | BROKEN, Ordering::SeqCst, Ordering::Relaxed) {
-            Ok(_) => return,
+    while generation(w) == g && !is_broken(w) {
+        match word.compare_exchange_weak(
+            w,
+            w | why << BROKEN_SHIFT,
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return true,
             Err(actual) => w = actual,
         }
     }
+    false
 }
 
 fn meta(parties: usize) -> io::Result<Meta> {
@@ -505,7 +666,8 @@ impl fmt::Debug for Barrier {
         f.debug_struct("Barrier")
             .field("name", &self.name())
             .field("waiting", &format_args!("{}/{}", count(word), self.parties))
-            .field("broken", &(word & BROKEN != 0))
+            .field("broken", &is_broken(word))
+            .field("reason", &is_broken(word).then(|| reason(broken(word))))
             .field("handles", &roster::claimed(&self.body().slots))
             .finish()
     }
@@ -533,16 +695,12 @@ impl WaitOp<'_> {
         index: u32,
     ) -> Result<BarrierWaitResult, BrokenBarrierError> {
         let later = generation(word).wrapping_sub(g) & GEN_MASK;
-        let tripped = if later == 1 {
-            word & TRIPPED != 0
+        let ended = if later == 1 {
+            ended(word)
         } else {
-            self.barrier.body().history.load(Ordering::SeqCst) & (1 << (g % 64)) != 0
+            recorded_end(self.barrier.body(), g)
         };
-        if tripped {
-            Ok(BarrierWaitResult::new(index as usize, false))
-        } else {
-            Err(BrokenBarrierError)
-        }
+        ended_outcome(ended, index)
     }
 
     fn finish(
@@ -577,8 +735,8 @@ impl ShmOp for WaitOp<'_> {
             Phase::Start => {
                 let mut word = body.word.load(Ordering::SeqCst);
                 loop {
-                    if word & BROKEN != 0 {
-                        return self.finish(Err(BrokenBarrierError));
+                    if is_broken(word) {
+                        return self.finish(Err(reason(broken(word)).into()));
                     }
                     let g = generation(word);
                     let index = count(word);
@@ -587,7 +745,14 @@ impl ShmOp for WaitOp<'_> {
                     // A trip with a dead party in it breaks instead.
                     if trips && !barrier.watch_parties(g) {
                         barrier.mark(g, false);
-                        return self.finish(Err(BrokenBarrierError));
+                        // Broken by us, or just before by someone else.
+                        let now = body.word.load(Ordering::SeqCst);
+                        let why = if generation(now) == g && is_broken(now) {
+                            reason(broken(now))
+                        } else {
+                            BrokenReason::PartyDied
+                        };
+                        return self.finish(Err(why.into()));
                     }
                     let new = if trips {
                         record_history(body, word);
@@ -630,8 +795,8 @@ impl ShmOp for WaitOp<'_> {
                     let out = self.outcome(g, word, index);
                     return self.finish(out);
                 }
-                if word & BROKEN != 0 {
-                    return self.finish(Err(BrokenBarrierError));
+                if is_broken(word) {
+                    return self.finish(Err(reason(broken(word)).into()));
                 }
                 Attempt::Sleep(word)
             }
@@ -644,28 +809,25 @@ impl ShmOp for WaitOp<'_> {
             index,
         } = self.phase
         else {
-            return Err(BrokenBarrierError);
+            // Not reached: both drivers make an attempt, which leaves
+            // `Start`, before they time out.
+            return Err(BrokenReason::TimedOut.into());
         };
         self.phase = Phase::Done;
         let word = &self.barrier.body().word;
-        let mut w = word.load(Ordering::SeqCst);
-        loop {
-            if generation(w) != g {
-                // Tripped (or reset) as the deadline passed.
-                return self.outcome(g, w, index);
-            }
-            if w & BROKEN != 0 {
-                return Err(BrokenBarrierError);
-            }
-            // A timeout breaks the barrier (Python semantics).
-            match word.compare_exchange_weak(w, w | BROKEN, Ordering::SeqCst, Ordering::Relaxed) {
-                Ok(_) => {
-                    self.barrier.wake();
-                    return Err(BrokenBarrierError);
-                }
-                Err(actual) => w = actual,
-            }
+        // A timeout breaks the barrier (Python semantics): ours did, the
+        // others are told another party's did.
+        if break_generation(word, g, TIMED_OUT) {
+            self.barrier.wake();
+            return Err(BrokenReason::TimedOut.into());
         }
+        let w = word.load(Ordering::SeqCst);
+        if generation(w) != g {
+            // Tripped (or reset) as the deadline passed.
+            return self.outcome(g, w, index);
+        }
+        // Broken already, for that reason (a generation broken stays so).
+        Err(reason(broken(w)).into())
     }
 
     fn prepare_sleep(&mut self, word: u32) -> bool {
@@ -682,7 +844,7 @@ impl Drop for WaitOp<'_> {
         };
         let body = self.barrier.body();
         let mut w = body.word.load(Ordering::SeqCst);
-        while generation(w) == g && w & BROKEN == 0 && count(w) > 0 {
+        while generation(w) == g && !is_broken(w) && count(w) > 0 {
             match body
                 .word
                 .compare_exchange_weak(w, w - 1, Ordering::SeqCst, Ordering::Relaxed)

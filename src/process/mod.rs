@@ -57,7 +57,9 @@
 //!   [`OwnerDied`] with a guard of depth 1.
 //! * [`Barrier`]: a party killed while it waits or arrives breaks the
 //!   barrier for the others, who are woken at once the same way (every
-//!   sleeper watches the parties of its generation); `reset()` repairs it.
+//!   sleeper watches the parties of its generation) and told so
+//!   ([`BrokenReason::PartyDied`](crate::BrokenReason::PartyDied));
+//!   `reset()` repairs it.
 //! * [`Semaphore`]: permits a dead process held are gone, as in Python
 //!   (a permit has no owner). A process killed while waiting loses its
 //!   place: the processes waiting behind it watch it (the same reaper) and
