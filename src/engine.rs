@@ -833,6 +833,8 @@ mod wake_thread {
 ///     pub struct Name<'a, T>(Op<'a, T>) -> Output; |out| map(out) }
 /// named_future! { /// docs
 ///     pub struct Owned(OwnedOp) -> Output; |out| out }
+/// named_future! { /// docs (generic, no lifetime; bounds in a `where`)
+///     pub struct OwnedOf<T>(OwnedOp<T>) -> Output<T> where [T: ?Sized]; |out| out }
 /// ```
 macro_rules! named_future {
     (
@@ -844,6 +846,18 @@ macro_rules! named_future {
     ) => {
         $crate::engine::named_future! {
             @impl [$(#[$meta])*] $name [$lt $(, $gen)*] ($op) -> $out
+            [$($($bounds)*)?] |$o| $map
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident<$($gen:ident),+>($op:ty) -> $out:ty
+        $(where [$($bounds:tt)*])?
+        ;
+        |$o:ident| $map:expr
+    ) => {
+        $crate::engine::named_future! {
+            @impl [$(#[$meta])*] $name [$($gen),+] ($op) -> $out
             [$($($bounds)*)?] |$o| $map
         }
     };
