@@ -1,10 +1,11 @@
 //! [`Condvar`] and [`Condition`]: condition variables for tasks and threads
 //! at once (Python's `threading.Condition`).
 //!
-//! A [`Condvar`] works with the async [`Mutex`] re-exported from async-lock:
-//! a wait takes the mutex's [`MutexGuard`], releases the lock while it
-//! waits, and gives the guard back once it has been notified and has locked
-//! the mutex again ([`MutexGuard::source`] tells it which mutex to relock).
+//! A [`Condvar`] works with the async [`Mutex`] (async-lock's, wrapped): a
+//! wait takes the mutex's [`MutexGuard`] (async-lock's), releases the lock
+//! while it waits, and gives the guard back once it has been notified and
+//! has locked the mutex again ([`MutexGuard::source`] tells it which mutex
+//! to relock: the async-lock mutex inside the rallypoint one).
 //! [`Condition`] (in `condvar/condition.rs`) bundles a `Mutex<T>` and a
 //! `Condvar`, Python style.
 //!

@@ -67,11 +67,12 @@
 //!   the caller of the notifying method.
 //!
 //! A dependency that keeps listeners of its own is the one place where a
-//! waker could be called under a lock that is not ours: a condvar waiter
-//! relocking a busy [`Mutex`](crate::Mutex) waits in async-lock's listener
-//! list, which clones, drops and wakes the waker it is given under its list
-//! lock. So it is given a [`Shield`] instead — a wrapper whose clone and
-//! drop are a reference count — and the wrapper's wake is deferred:
+//! waker could be called under a lock that is not ours: a task locking a
+//! busy [`Mutex`](crate::Mutex) (its `lock` forms, or a condvar waiter
+//! relocking it) waits in async-lock's listener list, which clones, drops
+//! and wakes the waker it is given under its list lock. So it is given a
+//! [`Shield`] instead — a wrapper whose clone and drop are a reference
+//! count — and the wrapper's wake is deferred:
 //!
 //! * from inside one of our sections (the unlock happened in rallypoint's
 //!   code: a condvar wait releasing the mutex, a [`ConditionGuard`]
@@ -79,9 +80,9 @@
 //! * from anywhere else (user code dropping an async-lock `MutexGuard`),
 //!   to the **wake thread**: one thread per process, started on first such
 //!   wake, that runs these wakes with no lock held. Only async waiters take
-//!   this path, and only when their relock found the mutex busy; the
-//!   blocking driver's waker, which merely unparks a thread, is registered
-//!   as it is.
+//!   this path, and only when their lock (or relock) found the mutex busy;
+//!   the blocking driver's waker, which merely unparks a thread, is
+//!   registered as it is.
 //!
 //! [`ConditionGuard`]: crate::ConditionGuard
 //!
@@ -833,6 +834,8 @@ mod wake_thread {
 ///     pub struct Name<'a, T>(Op<'a, T>) -> Output; |out| map(out) }
 /// named_future! { /// docs
 ///     pub struct Owned(OwnedOp) -> Output; |out| out }
+/// named_future! { /// docs (generic, no lifetime; bounds in a `where`)
+///     pub struct OwnedOf<T>(OwnedOp<T>) -> Output<T> where [T: ?Sized]; |out| out }
 /// ```
 macro_rules! named_future {
     (
@@ -844,6 +847,18 @@ macro_rules! named_future {
     ) => {
         $crate::engine::named_future! {
             @impl [$(#[$meta])*] $name [$lt $(, $gen)*] ($op) -> $out
+            [$($($bounds)*)?] |$o| $map
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident<$($gen:ident),+>($op:ty) -> $out:ty
+        $(where [$($bounds:tt)*])?
+        ;
+        |$o:ident| $map:expr
+    ) => {
+        $crate::engine::named_future! {
+            @impl [$(#[$meta])*] $name [$($gen),+] ($op) -> $out
             [$($($bounds)*)?] |$o| $map
         }
     };

@@ -35,7 +35,7 @@
 //! |---|---|---|
 //! | `threading.Barrier` | [`Barrier`] (`BrokenBarrierError`: [`BrokenBarrierError`], whose [`BrokenReason`] says why) | available |
 //! | `threading.Event` | [`Event`] | available |
-//! | `threading.Lock` | [`Mutex`] (async-lock's, re-exported) | available |
+//! | `threading.Lock` | [`Mutex`] (async-lock's lock, wrapped: `lock_timeout` is `acquire(timeout=)`) | available |
 //! | `threading.RLock` | [`ReentrantMutex`] (threads only) | available |
 //! | `threading.Condition` | [`Condition`], or [`Condvar`] with a [`Mutex`] | available |
 //! | `threading.Semaphore` | [`Semaphore::new`] | available |
@@ -114,6 +114,7 @@ pub mod future {
         CondvarWaitWhileTimeout,
     };
     pub use crate::event::{EventWait, EventWaitTimeout};
+    pub use crate::mutex::{MutexLock, MutexLockArc, MutexLockArcTimeout, MutexLockTimeout};
     pub use crate::queue::{
         Join, JoinTimeout, NextItem, Pop, PopTask, PopTaskTimeout, PopTimeout, Push, PushTimeout,
         TaskFuture,

@@ -1,14 +1,31 @@
 //! Locks: Python's `Lock` and `RLock`.
 //!
-//! * [`Mutex`] (Python's `Lock`) is **re-exported from [`async_lock`]**, not
-//!   rewritten: it already has every front-end rallypoint promises —
-//!   `lock().await` in any executor, `lock_blocking()` on threads,
-//!   `try_lock()`, and `lock_arc()` for guards that own an `Arc` — and the
-//!   same instance may be locked by tasks and threads at once. Its guards are
-//!   [`MutexGuard`] and [`MutexGuardArc`]. Pair it with [`Condvar`], or use
-//!   [`Condition`], which bundles the two.
+//! * [`Mutex`] (Python's `Lock`) is a thin wrapper around
+//!   [`async_lock::Mutex`]: the lock itself (its state word, its waiter
+//!   list, its eventual fairness) is async-lock's, not rewritten, and so are
+//!   its guards, [`MutexGuard`] and [`MutexGuardArc`], re-exported as they
+//!   are. The wrapper adds what async-lock lacks: the timeout forms
+//!   (`lock_timeout`, `lock_timeout_blocking` and their `_arc` forms,
+//!   Python's `Lock.acquire(timeout=…)`), named futures that are
+//!   `FusedFuture`s, and the crate's engine behind every wait — one state
+//!   machine ([`lock::LockOp`]) for all four front-ends, the crate's timers,
+//!   its blocking driver (spin briefly, then park with a deadline), and
+//!   shielded wakers. The same instance may be locked by tasks and threads
+//!   at once. Pair it with [`Condvar`], or use [`Condition`], which bundles
+//!   the two.
 //! * [`ReentrantMutex`] (Python's `RLock`) wraps `parking_lot`'s reentrant
 //!   mutex: a thread that holds it may lock it again.
+//!
+//! # Why a `repr(transparent)` wrapper
+//!
+//! [`Mutex`] is `#[repr(transparent)]` over `async_lock::Mutex<T>`, so the
+//! two have the same layout for every `T`, sized or not. That is what lets
+//! [`Mutex::lock_arc`] turn an `Arc<Mutex<T>>` into the
+//! `Arc<async_lock::Mutex<T>>` that async-lock's owned guard holds, without
+//! a second allocation (the `// SAFETY:` note at the conversion says why
+//! it is sound), and what keeps [`MutexGuard::source`] pointing at the
+//! very mutex the guard came from (as an `async_lock::Mutex<T>`), which
+//! [`Condvar`] relocks.
 //!
 //! # No poisoning
 //!
@@ -21,39 +38,430 @@
 //! [`Condvar`]: crate::Condvar
 //! [`Condition`]: crate::Condition
 
+pub(crate) mod lock;
+mod reentrant;
+
 use std::fmt;
-use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::engine::deadline_after;
+use crate::sync::loom_const_fn;
+use lock::LockOp;
+pub use lock::{MutexLock, MutexLockArc, MutexLockArcTimeout, MutexLockTimeout};
+pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 
 /// An async mutex, usable from tasks (`lock().await`) and threads
 /// (`lock_blocking()`) at once: Python's `threading.Lock`.
 ///
-/// Re-exported from [`async_lock`]; see its documentation for the full API.
+/// Every way of locking comes in the crate's four forms, and the owned
+/// (`_arc`) forms for a mutex held in an [`Arc`]:
+///
+/// | Python | async | blocking |
+/// |---|---|---|
+/// | `lock.acquire()`, `with lock:` | [`lock`](Mutex::lock), [`lock_arc`](Mutex::lock_arc) | [`lock_blocking`](Mutex::lock_blocking), [`lock_arc_blocking`](Mutex::lock_arc_blocking) |
+/// | `lock.acquire(timeout=t)` | [`lock_timeout`](Mutex::lock_timeout), [`lock_arc_timeout`](Mutex::lock_arc_timeout) | [`lock_timeout_blocking`](Mutex::lock_timeout_blocking), [`lock_arc_timeout_blocking`](Mutex::lock_arc_timeout_blocking) |
+/// | `lock.acquire(blocking=False)` | [`try_lock`](Mutex::try_lock), [`try_lock_arc`](Mutex::try_lock_arc) | (the same) |
+/// | `lock.release()` | drop the guard | drop the guard |
+///
+/// The timeout forms give `None` when the time runs out (as `try_lock`
+/// does when the lock is busy), where Python's `acquire` returns `False`.
+///
+/// The lock is [`async_lock`]'s, wrapped rather than rewritten: it is
+/// eventually fair — a waiter that has waited more than half a
+/// millisecond makes new lockers queue behind it — and its guards are
+/// async-lock's [`MutexGuard`] and [`MutexGuardArc`], which
+/// [`Condvar`](crate::Condvar) waits take and give back.
+///
 /// It has no poisoning: a guard dropped while a panic unwinds unlocks the
 /// mutex, and the next locker sees the value as the panicking code left it
 /// (possibly half-updated).
+///
+/// # Wakers
+///
+/// A task waiting for a busy mutex waits in async-lock's list of waiters,
+/// which would call its waker under that list's lock; rallypoint never lets
+/// a waker (user code) run under a lock, so it registers a wrapper instead.
+/// When the holder's guard is dropped by rallypoint code (a condvar wait
+/// releasing the lock) the waiter is woken as usual; when it is dropped
+/// anywhere else, the waker runs on rallypoint's wake thread (one per
+/// process, started on first use), a moment later. Threads in the
+/// `_blocking` forms are unparked directly.
 ///
 /// # Examples
 ///
 /// ```
 /// use rallypoint::Mutex;
 /// use std::sync::Arc;
+/// use std::time::Duration;
 ///
 /// let counter = Arc::new(Mutex::new(0));
 /// let thread = {
 ///     let counter = counter.clone();
 ///     std::thread::spawn(move || *counter.lock_blocking() += 1)
 /// };
-/// futures_lite::future::block_on(async { *counter.lock().await += 1 });
+/// futures_lite::future::block_on(async {
+///     *counter.lock().await += 1;
+///     // Python's `lock.acquire(timeout=1)`:
+///     if let Some(mut guard) = counter.lock_timeout(Duration::from_secs(1)).await {
+///         *guard += 1;
+///     }
+/// });
 /// thread.join().unwrap();
-/// assert_eq!(*counter.try_lock().unwrap(), 2);
+/// assert_eq!(*counter.try_lock().unwrap(), 3);
 /// ```
-pub use async_lock::Mutex;
+#[repr(transparent)]
+pub struct Mutex<T: ?Sized> {
+    /// The lock itself. The only field: `Mutex` is `repr(transparent)` over
+    /// it, which [`Mutex::lock_arc`]'s conversion relies on.
+    inner: async_lock::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    loom_const_fn! {
+        /// Creates an unlocked mutex holding `value`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::Mutex;
+        /// static COUNTER: Mutex<u32> = Mutex::new(0);
+        /// *COUNTER.lock_blocking() += 1;
+        /// assert_eq!(*COUNTER.lock_blocking(), 1);
+        /// ```
+        #[must_use]
+        pub const fn new(value: T) -> Mutex<T> {
+            Mutex {
+                inner: async_lock::Mutex::new(value),
+            }
+        }
+    }
+
+    /// Consumes the mutex and returns the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::Mutex::new(String::from("hi"));
+    /// assert_eq!(mutex.into_inner(), "hi");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Waits until the lock is free, then takes it: Python's
+    /// `lock.acquire()`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. The future takes the lock only in the poll that returns
+    /// the guard, so dropping it before then never leaves the mutex locked:
+    /// it leaves async-lock's queue of waiters, and a wake-up it had been
+    /// given (the lock was just released for it) passes on to the next
+    /// waiter. Other waiters are unaffected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let mutex = rallypoint::Mutex::new(10);
+    /// *mutex.lock().await += 1;
+    /// assert_eq!(*mutex.lock().await, 11);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> MutexLock<'_, T> {
+        MutexLock::new(LockOp::new(&self.inner), None)
+    }
+
+    /// Blocks the current thread until the lock is free, then takes it.
+    ///
+    /// This must not be called from async code: it blocks the executor's
+    /// thread (and deadlocks it if a task on that thread holds the lock).
+    /// Use [`lock`](Mutex::lock) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::Mutex::new(1);
+    /// *mutex.lock_blocking() += 1;
+    /// assert_eq!(*mutex.lock_blocking(), 2);
+    /// ```
+    pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
+        self.lock().block()
+    }
+
+    /// Waits until the lock is free or `timeout` elapses: `Some(guard)`
+    /// with the lock taken, `None` on timeout. Python's
+    /// `lock.acquire(timeout=…)`.
+    ///
+    /// `Duration::ZERO` tries once without waiting (like
+    /// [`try_lock`](Mutex::try_lock)); `Duration::MAX` waits forever. If
+    /// the lock is released at the very moment the deadline passes, one
+    /// last attempt may still take it.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, exactly like [`lock`](Mutex::lock); a timeout withdraws
+    /// the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use std::time::Duration;
+    /// let mutex = rallypoint::Mutex::new(());
+    /// let guard = mutex.lock().await;
+    /// assert!(mutex.lock_timeout(Duration::from_millis(10)).await.is_none());
+    /// drop(guard);
+    /// assert!(mutex.lock_timeout(Duration::from_millis(10)).await.is_some());
+    /// # });
+    /// ```
+    pub fn lock_timeout(&self, timeout: Duration) -> MutexLockTimeout<'_, T> {
+        MutexLockTimeout::new(LockOp::new(&self.inner), deadline_after(timeout))
+    }
+
+    /// Blocks until the lock is free or `timeout` elapses: `Some(guard)`
+    /// with the lock taken, `None` on timeout. Python's
+    /// `lock.acquire(timeout=…)`.
+    ///
+    /// The thread sleeps until the lock is released or the deadline
+    /// passes (no polling loop). `Duration::ZERO` tries once without
+    /// waiting; `Duration::MAX` waits forever. This must not be called from
+    /// async code: use [`lock_timeout`](Mutex::lock_timeout) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Mutex;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let mutex = Arc::new(Mutex::new(()));
+    /// let guard = mutex.lock_blocking();
+    /// let other = mutex.clone();
+    /// let waited = std::thread::spawn(move || {
+    ///     other.lock_timeout_blocking(Duration::from_millis(20)).is_none()
+    /// });
+    /// assert!(waited.join().unwrap()); // timed out: we held the lock
+    /// drop(guard);
+    /// assert!(mutex.lock_timeout_blocking(Duration::ZERO).is_some());
+    /// ```
+    pub fn lock_timeout_blocking(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        self.lock_timeout(timeout).block()
+    }
+
+    /// Takes the lock if it is free, without waiting: Python's
+    /// `lock.acquire(blocking=False)`. `None` if it is held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::Mutex::new(());
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(mutex.try_lock().is_none());
+    /// drop(guard);
+    /// assert!(mutex.try_lock().is_some());
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.inner.try_lock()
+    }
+
+    /// Like [`lock`](Mutex::lock), for a mutex held in an `Arc`: the future
+    /// and the guard own a clone of the `Arc`, so they are `'static` (when
+    /// `T` is) and can move into a spawned task or a thread.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`lock`](Mutex::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use rallypoint::Mutex;
+    /// use std::sync::Arc;
+    /// let mutex = Arc::new(Mutex::new(1));
+    /// let guard = mutex.lock_arc().await;
+    /// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
+    /// # });
+    /// ```
+    pub fn lock_arc(self: &Arc<Self>) -> MutexLockArc<T> {
+        MutexLockArc::new(LockOp::new(self.async_lock_arc()), None)
+    }
+
+    /// Blocking form of [`lock_arc`](Mutex::lock_arc).
+    ///
+    /// This must not be called from async code: use
+    /// [`lock_arc`](Mutex::lock_arc) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Mutex, MutexGuardArc};
+    /// use std::sync::Arc;
+    /// let mutex = Arc::new(Mutex::new(1));
+    /// let guard: MutexGuardArc<i32> = mutex.lock_arc_blocking();
+    /// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
+    /// ```
+    pub fn lock_arc_blocking(self: &Arc<Self>) -> MutexGuardArc<T> {
+        self.lock_arc().block()
+    }
+
+    /// Like [`lock_timeout`](Mutex::lock_timeout), for a mutex held in an
+    /// `Arc`: `Some` owned guard, or `None` on timeout.
+    ///
+    /// The deadline is kept by [the timer](crate#timers) that runs where the
+    /// future is first polled (tokio's inside tokio with the `tokio` feature).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`lock`](Mutex::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use rallypoint::Mutex;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let mutex = Arc::new(Mutex::new(1));
+    /// let held = mutex.lock_arc().await;
+    /// assert!(mutex.lock_arc_timeout(Duration::from_millis(10)).await.is_none());
+    /// drop(held);
+    /// assert!(mutex.lock_arc_timeout(Duration::from_millis(10)).await.is_some());
+    /// # });
+    /// ```
+    pub fn lock_arc_timeout(self: &Arc<Self>, timeout: Duration) -> MutexLockArcTimeout<T> {
+        MutexLockArcTimeout::new(LockOp::new(self.async_lock_arc()), deadline_after(timeout))
+    }
+
+    /// Blocking form of [`lock_arc_timeout`](Mutex::lock_arc_timeout).
+    ///
+    /// This must not be called from async code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Mutex;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let mutex = Arc::new(Mutex::new(1));
+    /// let held = mutex.lock_arc_blocking();
+    /// assert!(mutex.lock_arc_timeout_blocking(Duration::ZERO).is_none());
+    /// drop(held);
+    /// assert!(mutex.lock_arc_timeout_blocking(Duration::from_millis(10)).is_some());
+    /// ```
+    pub fn lock_arc_timeout_blocking(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Option<MutexGuardArc<T>> {
+        self.lock_arc_timeout(timeout).block()
+    }
+
+    /// Like [`try_lock`](Mutex::try_lock), for a mutex held in an `Arc`:
+    /// an owned guard if the lock is free, `None` if it is held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Mutex;
+    /// use std::sync::Arc;
+    /// let mutex = Arc::new(Mutex::new(()));
+    /// let guard = mutex.try_lock_arc().unwrap();
+    /// assert!(mutex.try_lock_arc().is_none());
+    /// drop(guard);
+    /// assert!(mutex.try_lock_arc().is_some());
+    /// ```
+    pub fn try_lock_arc(self: &Arc<Self>) -> Option<MutexGuardArc<T>> {
+        self.async_lock_arc().try_lock_arc()
+    }
+
+    /// A mutable reference to the value; no locking is needed since `&mut`
+    /// proves exclusive access.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut mutex = rallypoint::Mutex::new(1);
+    /// *mutex.get_mut() += 1;
+    /// assert_eq!(*mutex.lock_blocking(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
+    /// The async-lock mutex inside (for [`Condition`](crate::Condition)).
+    #[inline]
+    pub(crate) fn as_async_lock(&self) -> &async_lock::Mutex<T> {
+        &self.inner
+    }
+
+    /// A new `Arc` to the async-lock mutex inside this `Arc`'d one (a clone
+    /// of the `Arc`, converted): what async-lock's owned guard holds.
+    fn async_lock_arc(self: &Arc<Self>) -> Arc<async_lock::Mutex<T>> {
+        let raw: *const Mutex<T> = Arc::into_raw(Arc::clone(self));
+        // SAFETY: `raw` comes from `Arc::<Mutex<T>>::into_raw`, and it owns
+        // the strong count of the clone made just above, which the new `Arc`
+        // takes over (nothing else uses `raw`). `Arc::from_raw` with another
+        // pointee type requires that type to have the same size and
+        // alignment as the original: `Mutex<T>` is `#[repr(transparent)]`
+        // over its only field, an `async_lock::Mutex<T>`, so the two have
+        // the same size, alignment and layout for every `T`, sized or not
+        // (for an unsized `T` the `as` cast keeps the pointer's metadata,
+        // which describes the same tail for both types), and the `Arc`'s
+        // heap block (counts, then the value) is laid out the same for both.
+        // Dropping the last `Arc` as an `async_lock::Mutex<T>` is exactly
+        // what dropping it as a `Mutex<T>` does (the wrapper has no `Drop`
+        // of its own), and deallocates with the same layout. Sharing the
+        // value through both types at once is fine: every access goes
+        // through async-lock's own API either way.
+        unsafe { Arc::from_raw(raw as *const async_lock::Mutex<T>) }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    /// Shows the value when the lock is free (taking it for the moment),
+    /// `<locked>` otherwise: `Mutex { data: 1 }`, as async-lock's does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = rallypoint::Mutex::new(1);
+    /// assert_eq!(format!("{mutex:?}"), "Mutex { data: 1 }");
+    /// let _guard = mutex.lock_blocking();
+    /// assert_eq!(format!("{mutex:?}"), "Mutex { data: <locked> }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
 
 /// The guard of a locked [`Mutex`]; unlocks on drop. Re-exported from
 /// [`async_lock`].
 ///
 /// [`Condvar`](crate::Condvar) waits take and give back this guard.
+/// [`MutexGuard::source`] returns the `async_lock::Mutex` inside the
+/// rallypoint [`Mutex`] (the same address: the wrapper is
+/// `repr(transparent)`).
 ///
 /// # Examples
 ///
@@ -63,12 +471,13 @@ pub use async_lock::Mutex;
 /// let mutex = Mutex::new(1);
 /// let mut guard: MutexGuard<'_, i32> = mutex.lock_blocking();
 /// *guard += 1;
-/// assert!(std::ptr::eq(MutexGuard::source(&guard), &mutex));
+/// assert!(std::ptr::addr_eq(MutexGuard::source(&guard), &mutex));
 /// ```
 pub use async_lock::MutexGuard;
 
-/// The owned guard of a [`Mutex`] held in an `Arc`, from `lock_arc()`;
-/// unlocks on drop. Re-exported from [`async_lock`].
+/// The owned guard of a [`Mutex`] held in an `Arc`, from
+/// [`lock_arc`](Mutex::lock_arc) and its other forms; unlocks on drop.
+/// Re-exported from [`async_lock`].
 ///
 /// # Examples
 ///
@@ -83,315 +492,69 @@ pub use async_lock::MutexGuard;
 /// ```
 pub use async_lock::MutexGuardArc;
 
-/// A mutex that the thread holding it may lock again: Python's
-/// `threading.RLock`.
-///
-/// A thread that owns the lock can call [`lock`](ReentrantMutex::lock_blocking) any
-/// number of times without deadlocking; the lock is released when the last
-/// of its guards is dropped. Another thread's `lock` blocks until then. The
-/// guard gives only `&T` (two guards of the same thread may coexist); put a
-/// `Cell` or `RefCell` inside for mutation.
-///
-/// This wraps [`parking_lot`]'s `ReentrantMutex` (eventually fair, with
-/// a fast uncontended path) rather than re-implementing one.
-///
-/// # Why there is no async front-end
-///
-/// Re-entrancy is defined by *thread* ownership: "the current thread holds
-/// it, so it may lock again". A task has no stable thread: after any
-/// `.await` a work-stealing executor may resume it on another thread, where
-/// a guard it holds would no longer be "owned by the current thread" (and
-/// another task, scheduled on the original thread, *would* count as the
-/// owner and could re-enter a lock it never took). Thread ownership is
-/// therefore meaningless for tasks, so `ReentrantMutex` is blocking-only and
-/// its guard is not `Send`. Async code that needs re-entrancy should pass
-/// the [`MutexGuard`] (or `&mut T`) down the call chain instead of locking
-/// again.
-///
-/// Like every rallypoint lock it has no poisoning: a guard dropped while a
-/// panic unwinds releases its level of the lock, and the value is left as
-/// the panicking code left it.
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::ReentrantMutex;
-/// use std::cell::RefCell;
-///
-/// let log = ReentrantMutex::new(RefCell::new(Vec::new()));
-///
-/// fn record(log: &ReentrantMutex<RefCell<Vec<&'static str>>>, what: &'static str) {
-///     log.lock_blocking().borrow_mut().push(what);
-/// }
-///
-/// let outer = log.lock_blocking();
-/// record(&log, "nested"); // the same thread locks again: no deadlock
-/// outer.borrow_mut().push("outer");
-/// drop(outer);
-/// assert_eq!(*log.lock_blocking().borrow(), ["nested", "outer"]);
-/// ```
-pub struct ReentrantMutex<T> {
-    inner: parking_lot::ReentrantMutex<T>,
-}
+#[cfg(test)]
+mod tests {
+    //! The `Arc` conversion behind the `_arc` forms, in the shapes its
+    //! `// SAFETY:` note covers (sized, slice, trait object), with the
+    //! reference counts and the value's drop checked; small enough for
+    //! Miri (`cargo +nightly miri test --lib`), and reactor-free.
 
-/// The guard of a locked [`ReentrantMutex`]; gives `&T` and releases one
-/// level of the lock on drop.
-///
-/// It is not `Send`: the lock belongs to the thread that took it, so it
-/// cannot be released by another thread (Python raises `RuntimeError` for
-/// that; here it does not compile).
-///
-/// ```compile_fail
-/// use std::sync::Arc;
-/// let mutex = Arc::new(rallypoint::ReentrantMutex::new(5));
-/// let guard = mutex.lock_blocking();
-/// std::thread::spawn(move || drop(guard)); // error: guard is not Send
-/// ```
-///
-/// # Examples
-///
-/// ```
-/// let mutex = rallypoint::ReentrantMutex::new(5);
-/// let guard = mutex.lock_blocking();
-/// assert_eq!(*guard, 5);
-/// ```
-#[must_use = "if unused the ReentrantMutex will immediately unlock"]
-pub struct ReentrantMutexGuard<'a, T> {
-    inner: parking_lot::ReentrantMutexGuard<'a, T>,
-}
+    use super::Mutex;
+    use std::fmt::Debug;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
 
-impl<T> ReentrantMutex<T> {
-    /// Creates an unlocked reentrant mutex holding `value`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rallypoint::ReentrantMutex;
-    /// static LOCK: ReentrantMutex<()> = ReentrantMutex::new(());
-    /// let _a = LOCK.lock_blocking();
-    /// let _b = LOCK.lock_blocking();
-    /// ```
-    #[must_use]
-    pub const fn new(value: T) -> ReentrantMutex<T> {
-        ReentrantMutex {
-            inner: parking_lot::ReentrantMutex::new(value),
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// Blocks the current thread until it owns the lock, and returns a guard.
-    /// Returns at once if this thread already owns it (the count of guards
-    /// goes up by one).
-    ///
-    /// This must not be called from async code: it blocks the executor's
-    /// thread, and thread ownership means nothing to a task (see the type
-    /// docs).
-    ///
-    /// # Panics
-    ///
-    /// Panics if this thread already holds `usize::MAX` guards (the
-    /// re-entrancy count would overflow).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mutex = rallypoint::ReentrantMutex::new(1);
-    /// let a = mutex.lock_blocking();
-    /// let b = mutex.lock_blocking();
-    /// assert_eq!(*a + *b, 2);
-    /// ```
-    pub fn lock_blocking(&self) -> ReentrantMutexGuard<'_, T> {
-        ReentrantMutexGuard {
-            inner: self.inner.lock(),
-        }
+    #[test]
+    fn lock_arc_converts_sized_slice_and_trait_object_arcs() {
+        let sized = Arc::new(Mutex::new(5u64));
+        *sized.lock_arc_blocking() += 1;
+        assert_eq!(*sized.try_lock_arc().unwrap(), 6);
+        let held = sized.try_lock_arc().unwrap();
+        assert!(sized.try_lock_arc().is_none(), "held");
+        assert!(sized.lock_arc_timeout_blocking(Duration::ZERO).is_none());
+        assert_eq!(Arc::strong_count(&sized), 2, "the guard's Arc only");
+        drop(held);
+        assert_eq!(Arc::strong_count(&sized), 1);
+
+        let slice: Arc<Mutex<[u16]>> = Arc::new(Mutex::new([1, 2, 3]));
+        slice.lock_arc_blocking()[2] = 30;
+        assert_eq!(&*slice.try_lock_arc().unwrap(), &[1, 2, 30]);
+
+        let object: Arc<Mutex<dyn Debug + Send>> = Arc::new(Mutex::new(String::from("dyn")));
+        assert_eq!(format!("{:?}", &*object.lock_arc_blocking()), "\"dyn\"");
+        assert_eq!(Arc::strong_count(&object), 1);
     }
 
-    /// The old name of [`lock_blocking`](ReentrantMutex::lock_blocking)
-    /// (it blocks; every blocking form's name says so).
-    #[deprecated(since = "0.1.0", note = "renamed `lock_blocking`")]
-    #[doc(hidden)]
-    pub fn lock(&self) -> ReentrantMutexGuard<'_, T> {
-        self.lock_blocking()
-    }
-
-    /// Locks without waiting: `Some(guard)` if the lock was free or is
-    /// already owned by this thread, `None` if another thread holds it.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the re-entrancy count would overflow (see
-    /// [`lock`](ReentrantMutex::lock_blocking)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rallypoint::ReentrantMutex;
-    /// use std::sync::Arc;
-    ///
-    /// let mutex = Arc::new(ReentrantMutex::new(()));
-    /// let guard = mutex.lock_blocking();
-    /// assert!(mutex.try_lock().is_some()); // same thread: re-entrant
-    /// let other = mutex.clone();
-    /// let contended = std::thread::spawn(move || other.try_lock().is_none());
-    /// assert!(contended.join().unwrap());
-    /// drop(guard);
-    /// ```
-    pub fn try_lock(&self) -> Option<ReentrantMutexGuard<'_, T>> {
-        self.inner
-            .try_lock()
-            .map(|inner| ReentrantMutexGuard { inner })
-    }
-
-    /// Blocks until this thread owns the lock or `timeout` elapses:
-    /// `Some(guard)` on success, `None` on timeout. Python's
-    /// `RLock.acquire(timeout=…)`.
-    ///
-    /// `Duration::ZERO` is [`try_lock`](ReentrantMutex::try_lock); a timeout
-    /// too large to represent (e.g. `Duration::MAX`) waits forever. This
-    /// must not be called from async code.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the re-entrancy count would overflow (see
-    /// [`lock`](ReentrantMutex::lock_blocking)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rallypoint::ReentrantMutex;
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// let mutex = Arc::new(ReentrantMutex::new(()));
-    /// let guard = mutex.lock_blocking();
-    /// let other = mutex.clone();
-    /// let waited = std::thread::spawn(move || {
-    ///     other.lock_timeout_blocking(Duration::from_millis(20)).is_none()
-    /// });
-    /// assert!(waited.join().unwrap()); // timed out: we held the lock
-    /// drop(guard);
-    /// assert!(mutex.lock_timeout_blocking(Duration::from_millis(20)).is_some());
-    /// ```
-    pub fn lock_timeout_blocking(&self, timeout: Duration) -> Option<ReentrantMutexGuard<'_, T>> {
-        if timeout.is_zero() {
-            return self.try_lock();
-        }
-        // parking_lot saturates: a deadline past `Instant`'s range waits forever.
-        self.inner
-            .try_lock_for(timeout)
-            .map(|inner| ReentrantMutexGuard { inner })
-    }
-
-    /// The old name of
-    /// [`lock_timeout_blocking`](ReentrantMutex::lock_timeout_blocking).
-    #[deprecated(since = "0.1.0", note = "renamed `lock_timeout_blocking`")]
-    #[doc(hidden)]
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<ReentrantMutexGuard<'_, T>> {
-        self.lock_timeout_blocking(timeout)
-    }
-
-    /// `true` if some thread (possibly this one) holds the lock. A snapshot:
-    /// it may change as soon as it is returned.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mutex = rallypoint::ReentrantMutex::new(());
-    /// assert!(!mutex.is_locked());
-    /// let _guard = mutex.lock_blocking();
-    /// assert!(mutex.is_locked());
-    /// ```
-    #[must_use]
-    pub fn is_locked(&self) -> bool {
-        self.inner.is_locked()
-    }
-
-    /// `true` if the current thread holds the lock (Python's
-    /// `RLock._is_owned()`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mutex = rallypoint::ReentrantMutex::new(());
-    /// let guard = mutex.lock_blocking();
-    /// assert!(mutex.is_owned_by_current_thread());
-    /// drop(guard);
-    /// assert!(!mutex.is_owned_by_current_thread());
-    /// ```
-    #[must_use]
-    pub fn is_owned_by_current_thread(&self) -> bool {
-        self.inner.is_owned_by_current_thread()
-    }
-
-    /// A mutable reference to the value; no locking is needed since `&mut`
-    /// proves exclusive access.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut mutex = rallypoint::ReentrantMutex::new(1);
-    /// *mutex.get_mut() += 1;
-    /// assert_eq!(*mutex.lock_blocking(), 2);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
-    }
-
-    /// Consumes the mutex and returns the value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mutex = rallypoint::ReentrantMutex::new(String::from("hi"));
-    /// assert_eq!(mutex.into_inner(), "hi");
-    /// ```
-    pub fn into_inner(self) -> T {
-        self.inner.into_inner()
-    }
-}
-
-impl<T: Default> Default for ReentrantMutex<T> {
-    fn default() -> Self {
-        ReentrantMutex::new(T::default())
-    }
-}
-
-impl<T> From<T> for ReentrantMutex<T> {
-    fn from(value: T) -> Self {
-        ReentrantMutex::new(value)
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for ReentrantMutex<T> {
-    /// Shows `locked` (by any thread), `owned` (by the calling thread) and the
-    /// value when the calling thread can lock it without waiting.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ReentrantMutex");
-        d.field("locked", &self.is_locked())
-            .field("owned", &self.is_owned_by_current_thread());
-        match self.try_lock() {
-            Some(guard) => d.field("data", &&*guard),
-            None => d.field("data", &format_args!("<locked>")),
+    #[test]
+    fn lock_arc_future_and_guard_own_their_arc() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mutex: Arc<Mutex<dyn Send>> = Arc::new(Mutex::new(Counted(drops.clone())));
+        let guard = mutex.lock_arc_blocking();
+        // A queued future (it owns a converted `Arc` too).
+        let mut queued = mutex.lock_arc();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(std::pin::Pin::new(&mut queued).poll(&mut cx).is_pending());
+        // Ours, the guard's, the future's and async-lock's inside it.
+        assert_eq!(Arc::strong_count(&mutex), 4);
+        drop(mutex);
+        drop(guard); // unlocks: the queued future may now take it
+        let Poll::Ready(guard) = std::pin::Pin::new(&mut queued).poll(&mut cx) else {
+            panic!("the queued future was not served")
         };
-        d.finish()
-    }
-}
-
-impl<T> Deref for ReentrantMutexGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for ReentrantMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: fmt::Display> fmt::Display for ReentrantMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
+        drop(queued);
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        // The last `Arc`, of async-lock's type, drops the value once.
+        drop(guard);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
     }
 }

@@ -243,6 +243,10 @@ fn every_named_future_is_fused() {
     fused::<EventWait<'static>>();
     fused::<EventWaitTimeout<'static>>();
     fused::<Join<'static, u8>>();
+    fused::<MutexLock<'static, u8>>();
+    fused::<MutexLockArc<u8>>();
+    fused::<MutexLockArcTimeout<u8>>();
+    fused::<MutexLockTimeout<'static, u8>>();
     fused::<JoinTimeout<'static, u8>>();
     fused::<NextItem<'static, 'static, u8>>();
     fused::<Pop<'static, u8>>();
@@ -351,6 +355,15 @@ fn async_timeouts_follow_tokios_paused_clock() {
                 .await
                 .unwrap_err()
                 .is_timeout()
+        );
+        let mutex = std::sync::Arc::new(Mutex::new(0u8));
+        let _held = mutex.lock().await;
+        assert!(mutex.lock_timeout(Duration::from_secs(3)).await.is_none());
+        assert!(
+            mutex
+                .lock_arc_timeout(Duration::from_secs(3))
+                .await
+                .is_none()
         );
         // tokio's own timeout next to it, for comparison.
         assert!(

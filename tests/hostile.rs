@@ -354,6 +354,10 @@ fn zero_timeouts_never_wait() {
         let cond = Condition::new(());
         let (_g, r) = cond.lock_blocking().wait_timeout_blocking(Duration::ZERO);
         assert!(r.timed_out());
+        let mutex = Arc::new(AsyncMutex::new(()));
+        let _held = mutex.lock_blocking();
+        assert!(mutex.lock_timeout_blocking(Duration::ZERO).is_none());
+        assert!(mutex.lock_arc_timeout_blocking(Duration::ZERO).is_none());
         assert!(t.elapsed() < Duration::from_secs(5));
         // Closed containers report Closed, not Timeout, even with zero time.
         q.close();
@@ -3091,4 +3095,340 @@ mod rendezvous_hooks {
         push_timeout_expire_drop_pops => rv_push(SHORT, Step::Drop, RvHook::Pop, RvEnd::Expire);
         push_timeout_expire_clone_pokes => rv_push(SHORT, Step::Clone, RvHook::Poke, RvEnd::Expire);
     }
+}
+
+// ---- ... on a Mutex ---------------------------------------------------------
+//
+// A waiter for a busy `Mutex` queues in async-lock's listener list, which
+// clones, wakes and drops the waker it holds under that list's lock; and
+// every unlock takes that lock (to notify). So a hook that unlocks the
+// mutex (drops a guard) would deadlock if it ran there: rallypoint gives
+// async-lock a wrapper instead of the waker (see `src/mutex/lock.rs`).
+
+/// Which lock front-end a test drives (each with its `_timeout` form).
+#[derive(Clone, Copy, Debug)]
+enum LockForm {
+    /// `lock()` / `lock_timeout(d)`.
+    Ref,
+    /// `lock_arc()` / `lock_arc_timeout(d)`.
+    Arc,
+}
+
+/// A mutex, and the guard the test holds on it (in a slot a hook can empty).
+struct Locked {
+    mutex: Arc<AsyncMutex<u32>>,
+    held: Arc<Mutex<Option<rallypoint::MutexGuardArc<u32>>>>,
+}
+
+impl Locked {
+    /// A mutex holding 0, locked by the test.
+    fn new() -> Locked {
+        let mutex = Arc::new(AsyncMutex::new(0));
+        let guard = mutex.try_lock_arc().expect("new");
+        Locked {
+            mutex,
+            held: Arc::new(Mutex::new(Some(guard))),
+        }
+    }
+
+    /// Drops the test's guard, if it still holds it: the unlock notifies
+    /// async-lock's listeners. (Taken out of the slot first: no lock of
+    /// ours is held while it unlocks.)
+    fn release(&self) {
+        let guard = self.held.lock().unwrap().take();
+        drop(guard);
+    }
+
+    fn is_held_by_test(&self) -> bool {
+        self.held.lock().unwrap().is_some()
+    }
+
+    /// Starts a lock; its output is whether it got the lock (the guard is
+    /// dropped at once, unlocking from inside the future's poll).
+    fn start(&self, form: LockForm, timeout: Option<Duration>) -> BoxFut<'_, bool> {
+        let m = &self.mutex;
+        match (form, timeout) {
+            (LockForm::Ref, None) => {
+                let f = m.lock();
+                Box::pin(async move {
+                    drop(f.await);
+                    true
+                })
+            }
+            (LockForm::Arc, None) => {
+                let f = m.lock_arc();
+                Box::pin(async move {
+                    drop(f.await);
+                    true
+                })
+            }
+            (LockForm::Ref, Some(d)) => {
+                let f = m.lock_timeout(d);
+                Box::pin(async move { f.await.is_some() })
+            }
+            (LockForm::Arc, Some(d)) => {
+                let f = m.lock_arc_timeout(d);
+                Box::pin(async move { f.await.is_some() })
+            }
+        }
+    }
+
+    /// Afterwards (with every future gone): once the test's own guard is
+    /// dropped, if a hook did not drop it, the lock is free.
+    fn assert_free(&self) {
+        self.release();
+        assert!(self.mutex.try_lock().is_some(), "the mutex was left locked");
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum LockHook {
+    /// Drops the test's guard (unlocks: async-lock notifies, under its
+    /// list lock).
+    Release,
+    /// `try_lock()`, unlocking again at once if it got the lock.
+    TryLock,
+}
+
+fn lock_hook(l: &Locked, hook: LockHook) -> impl Fn() + Send + Sync + 'static {
+    let (mutex, held) = (l.mutex.clone(), l.held.clone());
+    move || match hook {
+        LockHook::Release => {
+            let guard = held.lock().unwrap().take();
+            drop(guard);
+        }
+        LockHook::TryLock => drop(mutex.try_lock()),
+    }
+}
+
+/// (a) The first poll queues the lock with (a wrapper of) a clone of the
+/// waker; the clone hook re-enters.
+fn lock_register(form: LockForm, timeout: Option<Duration>, hook: LockHook) {
+    let l = Locked::new();
+    let h = Hostile::builder().on_clone(lock_hook(&l, hook)).build();
+    let w = h.waker();
+    let mut fut = l.start(form, timeout);
+    let polled = poll_with(&mut fut, &w);
+    h.disarm();
+    if polled.is_pending() {
+        assert!(h.clones() > 0, "a pending lock keeps a clone of the waker");
+    }
+    assert!(
+        first_or_drive(polled, &mut fut, &w, || l.release()),
+        "timed out"
+    );
+    drop((fut, w));
+    h.assert_all_dropped();
+    l.assert_free();
+}
+
+/// (b) Re-polling with another waker: `old_drop` runs when the stored copy
+/// of the first waker is dropped, `new_clone` when the second is cloned.
+fn lock_repoll(
+    form: LockForm,
+    timeout: Option<Duration>,
+    old_drop: Option<LockHook>,
+    new_clone: Option<LockHook>,
+) {
+    let l = Locked::new();
+    let hook = |h: LockHook| boxed(lock_hook(&l, h));
+    let (a, b) = repoll_pair(old_drop.map(hook), new_clone.map(hook));
+    let (wa, wb) = (a.waker(), b.waker());
+    let mut fut = l.start(form, timeout);
+    assert!(poll_with(&mut fut, &wa).is_pending());
+    drop(wa);
+    a.arm();
+    let polled = poll_with(&mut fut, &wb);
+    a.disarm();
+    b.disarm();
+    assert!(
+        first_or_drive(polled, &mut fut, &wb, || l.release()),
+        "timed out"
+    );
+    drop((fut, wb));
+    a.assert_all_dropped();
+    b.assert_all_dropped();
+    l.assert_free();
+}
+
+/// (c) Dropping the queued lock drops the stored waker, whose drop hook
+/// unlocks: a waiter queued behind it is served.
+fn lock_cancel(form: LockForm, timeout: Option<Duration>) {
+    let l = Locked::new();
+    let h = Hostile::builder()
+        .on_drop(lock_hook(&l, LockHook::Release))
+        .build();
+    let w = h.waker();
+    let mut fut = l.start(form, timeout);
+    assert!(poll_with(&mut fut, &w).is_pending());
+    let mut next = l.start(LockForm::Ref, None);
+    assert!(poll_once(&mut next).is_pending());
+    drop(fut);
+    h.disarm();
+    if timeout.is_none() {
+        // (A timed lock's timer keeps a copy, dropped by futures-timer's
+        // own thread, where hooks do not run.)
+        assert!(
+            !l.is_held_by_test(),
+            "the stored waker was dropped by the cancel"
+        );
+    }
+    assert!(poll_until_ready(&mut next, Waker::noop()));
+    drop((next, w));
+    h.assert_all_dropped();
+    l.assert_free();
+}
+
+/// (d) The deadline passes while queued: the lock withdraws; the drop of
+/// the stored waker unlocks.
+fn lock_expire(form: LockForm) {
+    let l = Locked::new();
+    let h = Hostile::builder()
+        .on_drop(lock_hook(&l, LockHook::Release))
+        .build();
+    let w = h.waker();
+    let mut fut = l.start(form, Some(SHORT));
+    let made = Instant::now();
+    let polled = poll_with(&mut fut, &w);
+    // Either outcome: a release by the hook may race with the deadline.
+    let _got = settle_after_deadline(polled, &mut fut, &w, made);
+    drop(fut);
+    h.disarm();
+    drop(w);
+    h.assert_all_dropped();
+    l.assert_free();
+}
+
+/// (e) An unlock serves the queued lock while its waker is stored. With
+/// `by_condvar`, the unlock is a `Condvar` wait releasing the mutex (inside
+/// rallypoint: the wake runs on this thread once every lock is released);
+/// otherwise the test drops its guard (outside rallypoint: the wake runs
+/// on rallypoint's wake thread). The wake and the drop of the woken copy
+/// re-enter with `try_lock`.
+fn lock_wake(form: LockForm, timeout: Option<Duration>, by_condvar: bool) {
+    let l = Locked::new();
+    let h = Hostile::builder()
+        .on_wake(lock_hook(&l, LockHook::TryLock))
+        .on_drop(lock_hook(&l, LockHook::TryLock))
+        .disarmed()
+        .build();
+    let w = h.waker();
+    let condvar = Condvar::new();
+    // For the condvar, the test holds a plain guard instead (nobody is
+    // waiting yet, so trading one for the other wakes nobody).
+    let plain = by_condvar.then(|| {
+        l.release();
+        l.mutex.try_lock().expect("free")
+    });
+    let mut fut = l.start(form, timeout);
+    assert!(poll_with(&mut fut, &w).is_pending());
+    h.arm();
+    let wait = match plain {
+        Some(guard) => {
+            let mut wait = condvar.wait_timeout(guard, LONG);
+            // Registers, then unlocks: the unlock wakes `fut`.
+            assert!(poll_once(&mut wait).is_pending());
+            Some(wait)
+        }
+        None => {
+            l.release();
+            None
+        }
+    };
+    h.assert_woken();
+    h.disarm();
+    assert!(poll_until_ready(&mut fut, &w), "served, not timed out");
+    drop(fut);
+    // (The condvar waiter would relock the free mutex once notified or
+    // timed out; here it is simply dropped.)
+    drop(wait);
+    drop(w);
+    h.assert_all_dropped();
+    l.assert_free();
+}
+
+mod mutex_hooks {
+    use super::*;
+
+    const TIMED: Option<Duration> = Some(LONG);
+
+    hook_tests! {
+        lock_register_clone_releases => lock_register(LockForm::Ref, None, LockHook::Release);
+        lock_register_clone_try_locks => lock_register(LockForm::Ref, None, LockHook::TryLock);
+        lock_repoll_old_drop_releases => lock_repoll(LockForm::Ref, None, Some(LockHook::Release), None);
+        lock_repoll_new_clone_releases => lock_repoll(LockForm::Ref, None, None, Some(LockHook::Release));
+        lock_cancel_drop_releases => lock_cancel(LockForm::Ref, None);
+        lock_wake_by_unlock => lock_wake(LockForm::Ref, None, false);
+        lock_wake_by_condvar_wait => lock_wake(LockForm::Ref, None, true);
+
+        lock_timeout_register_clone_releases => lock_register(LockForm::Ref, TIMED, LockHook::Release);
+        lock_timeout_register_clone_try_locks => lock_register(LockForm::Ref, TIMED, LockHook::TryLock);
+        lock_timeout_repoll_old_drop_releases => lock_repoll(LockForm::Ref, TIMED, Some(LockHook::Release), None);
+        lock_timeout_repoll_new_clone_releases => lock_repoll(LockForm::Ref, TIMED, None, Some(LockHook::Release));
+        lock_timeout_cancel_drop_releases => lock_cancel(LockForm::Ref, TIMED);
+        lock_timeout_expire_drop_releases => lock_expire(LockForm::Ref);
+        lock_timeout_wake_by_unlock => lock_wake(LockForm::Ref, TIMED, false);
+        lock_timeout_wake_by_condvar_wait => lock_wake(LockForm::Ref, TIMED, true);
+
+        lock_arc_register_clone_releases => lock_register(LockForm::Arc, None, LockHook::Release);
+        lock_arc_register_clone_try_locks => lock_register(LockForm::Arc, None, LockHook::TryLock);
+        lock_arc_repoll_old_drop_releases => lock_repoll(LockForm::Arc, None, Some(LockHook::Release), None);
+        lock_arc_repoll_new_clone_releases => lock_repoll(LockForm::Arc, None, None, Some(LockHook::Release));
+        lock_arc_cancel_drop_releases => lock_cancel(LockForm::Arc, None);
+        lock_arc_wake_by_unlock => lock_wake(LockForm::Arc, None, false);
+        lock_arc_wake_by_condvar_wait => lock_wake(LockForm::Arc, None, true);
+
+        lock_arc_timeout_register_clone_releases => lock_register(LockForm::Arc, TIMED, LockHook::Release);
+        lock_arc_timeout_cancel_drop_releases => lock_cancel(LockForm::Arc, TIMED);
+        lock_arc_timeout_expire_drop_releases => lock_expire(LockForm::Arc);
+        lock_arc_timeout_wake_by_unlock => lock_wake(LockForm::Arc, TIMED, false);
+    }
+}
+
+/// A lock waiter whose waker panics: the unlock's wake runs on rallypoint's
+/// wake thread (outside async-lock's list lock), which survives it; the
+/// panicking waiter's wake-up is not lost for the next one.
+#[test]
+fn panicking_waker_mutex() {
+    guarded(|| {
+        let mutex = AsyncMutex::new(0u32);
+        let guard = mutex.lock_blocking();
+        let mut bad = mutex.lock();
+        let mut next = mutex.lock_timeout(LONG);
+        let woke = Arc::new(AtomicBool::new(false));
+        let bad_waker = {
+            let woke = woke.clone();
+            waker(move || {
+                woke.store(true, Ordering::SeqCst);
+                panic!("waker exploded")
+            })
+        };
+        assert!(poll_with(&mut bad, &bad_waker).is_pending());
+        assert!(poll_once(&mut next).is_pending());
+        drop(guard);
+        let start = Instant::now();
+        while !woke.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < HOOK_PATIENCE,
+                "the waiter was never woken"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // `bad` was handed the wake-up; dropping it passes it on.
+        drop(bad);
+        assert!(poll_until_ready(&mut next, Waker::noop()).is_some());
+        drop(next);
+        // And the wake thread still works.
+        let guard = mutex.lock_blocking();
+        let mut again = mutex.lock();
+        let (flag, flagged) = flag_waker();
+        assert!(poll_with(&mut again, &flag).is_pending());
+        drop(guard);
+        let start = Instant::now();
+        while !flagged.take() {
+            assert!(start.elapsed() < HOOK_PATIENCE, "the wake thread died");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(poll_once(&mut again).is_ready());
+    });
 }

@@ -589,6 +589,72 @@ fn semaphore_close_vs_release_and_waiter() {
     });
 }
 
+// ------------------------------------------------------------------ Mutex
+
+/// An unlock races with a lock waiter that is polled once and dropped
+/// (cancelled at its `.await`, possibly just after the unlock handed it the
+/// wake-up), while a blocking waiter also wants the lock: the wake-up is
+/// passed on, so the blocking waiter always gets the lock, and the mutex
+/// ends free (nothing held by the cancelled future).
+#[test]
+fn mutex_unlock_vs_cancelled_lock_waiter() {
+    model_async_mutex(|| {
+        let mutex = Arc::new(Mutex::new(0u32));
+        let guard = mutex.lock_blocking();
+        let cancelled = {
+            let mutex = mutex.clone();
+            thread::spawn(move || {
+                let mut lock = Box::pin(mutex.lock());
+                if let Poll::Ready(mut guard) = poll_with(lock.as_mut(), Waker::noop()) {
+                    // Locked at once (after the unlock): counts, unlocks.
+                    *guard += 10;
+                }
+                // Otherwise dropped while queued (possibly already woken).
+                drop(lock);
+            })
+        };
+        let waiter = {
+            let mutex = mutex.clone();
+            thread::spawn(move || *mutex.lock_blocking() += 1)
+        };
+        drop(guard);
+        cancelled.join().unwrap();
+        waiter.join().unwrap();
+        let value = *mutex.try_lock().expect("the mutex was left locked");
+        assert!(value == 1 || value == 11, "value {value}");
+    });
+}
+
+/// A task (`lock().await`) and a thread (`lock_blocking()`) increment one
+/// counter with a read and a write in separate steps: each sees the
+/// other's write, whichever order they run in (mutual exclusion across the
+/// two worlds).
+#[test]
+fn mutex_async_and_blocking_exclusive() {
+    model_async_mutex(|| {
+        let mutex = Arc::new(Mutex::new(0u32));
+        let task = {
+            let mutex = mutex.clone();
+            thread::spawn(move || {
+                block_on(async {
+                    let mut guard = mutex.lock().await;
+                    let value = *guard;
+                    thread::yield_now();
+                    *guard = value + 1;
+                })
+            })
+        };
+        {
+            let mut guard = mutex.lock_blocking();
+            let value = *guard;
+            thread::yield_now();
+            *guard = value + 1;
+        }
+        task.join().unwrap();
+        assert_eq!(*mutex.try_lock().unwrap(), 2);
+    });
+}
+
 // ---------------------------------------------------------------- Condvar
 
 /// notify_all after a state change races with an async and a blocking

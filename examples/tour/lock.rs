@@ -1,5 +1,6 @@
-//! Locks: one async-lock `Mutex` shared by a thread, a tokio task and a smol
-//! task; and a `ReentrantMutex` that its owning thread locks twice.
+//! Locks: one `Mutex` shared by a thread, a tokio task and a smol task, with
+//! Python's `acquire(timeout=)` giving up while it is held; and a
+//! `ReentrantMutex` that its owning thread locks twice.
 
 use rallypoint::{Mutex, ReentrantMutex};
 use std::sync::Arc;
@@ -41,6 +42,12 @@ pub(crate) fn run() {
     };
     // Let the tokio task start waiting (its runtime only runs in block_on).
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+    // Python's `lock.acquire(timeout=0.02)`, from a task: gives up (`None`).
+    let gave_up = rt.block_on(counter.lock_timeout(Duration::from_millis(20)));
+    println!(
+        "  a 20 ms lock_timeout while it is held: {:?}",
+        gave_up.map(|g| *g)
+    );
     println!("  releasing (value still {})", *guard);
     drop(guard);
     rt.block_on(tokio_task).unwrap();

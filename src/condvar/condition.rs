@@ -11,9 +11,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::wait::{LazyLock, wait_future};
+use super::wait::wait_future;
 use super::{Condvar, NoPredicate, WaitTimeoutResult};
 use crate::engine::{WakeSection, deadline_after};
+use crate::mutex::lock::LazyLock;
 use crate::mutex::{Mutex, MutexGuard};
 use crate::sync::loom_const_fn;
 
@@ -195,7 +196,7 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     pub fn lock(&self) -> ConditionLock<'_, T> {
         ConditionLock {
-            lock: LazyLock::new(&self.mutex),
+            lock: LazyLock::new(self.mutex.as_async_lock()),
             condvar: &self.condvar,
             done: false,
         }
@@ -618,7 +619,7 @@ impl<T: fmt::Display + ?Sized> fmt::Display for ConditionGuard<'_, T> {
 /// Future returned by [`Condition::lock`]; resolves to a [`ConditionGuard`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ConditionLock<'a, T: ?Sized> {
-    lock: LazyLock<'a, T>,
+    lock: LazyLock<&'a async_lock::Mutex<T>>,
     condvar: &'a Condvar,
     /// Returned `Ready` (`FusedFuture`).
     done: bool,

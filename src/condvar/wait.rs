@@ -3,78 +3,31 @@
 //! the parent module's docs.
 
 use std::fmt;
-use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use async_lock::futures::Lock;
+// The mutex a guard comes from (`MutexGuard::source`): async-lock's, the
+// inside of a rallypoint `Mutex`.
+use async_lock::Mutex as AsyncLockMutex;
 
 use super::Condvar;
-use crate::engine::{Op, Shield};
-use crate::mutex::{Mutex, MutexGuard};
+use crate::engine::Op;
+use crate::mutex::MutexGuard;
+use crate::mutex::lock::LazyLock;
 use crate::sync::lock;
 use crate::waiters::{NewWaker, Ticket};
-
-/// Locks a mutex: one `try_lock` first, and async-lock's `Lock` future
-/// (boxed, since it is `!Unpin`) only if the mutex is busy, so the
-/// uncontended path does not allocate. async-lock's listener gets a
-/// [`Shield`] for the caller's waker (see the engine's docs).
-pub(super) struct LazyLock<'a, T: ?Sized> {
-    mutex: &'a Mutex<T>,
-    // Declared before `shield`: the listener inside drops first.
-    slow: Option<Pin<Box<Lock<'a, T>>>>,
-    shield: Shield,
-}
-
-impl<'a, T: ?Sized> LazyLock<'a, T> {
-    pub(super) fn new(mutex: &'a Mutex<T>) -> Self {
-        LazyLock {
-            mutex,
-            slow: None,
-            shield: Shield::default(),
-        }
-    }
-
-    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
-        if self.slow.is_none() {
-            // A blocking waiter spins briefly on the lock before queueing
-            // on it: when the notifier still holds the mutex, it releases
-            // it a moment later, and queueing would cost a second sleep and
-            // wake-up for that moment (std's futex mutex spins for the same
-            // reason). The spin tries at once, before any pause; when
-            // spinning is off it tries nothing, hence the plain try after.
-            // No deadline: the spin is bounded to a few microseconds
-            // (`spin.rs`), and the relock after a wait must finish anyway.
-            // Async waiters never spin (SPEC §0).
-            let spun = if crate::engine::is_own_parker(cx.waker()) {
-                crate::spin::until(None, || self.mutex.try_lock())
-            } else {
-                None
-            };
-            if let Some(guard) = spun.or_else(|| self.mutex.try_lock()) {
-                return Poll::Ready(guard);
-            }
-        }
-        let mutex = self.mutex;
-        let waker = self.shield.waker(cx);
-        self.slow
-            .get_or_insert_with(|| Box::pin(mutex.lock()))
-            .as_mut()
-            .poll(&mut Context::from_waker(waker))
-    }
-}
 
 /// Takes the lock back after a wait, owning the notification the waiter
 /// consumed (if any) until the lock is acquired.
 struct Relock<'a, T: ?Sized> {
     condvar: &'a Condvar,
-    lock: LazyLock<'a, T>,
+    lock: LazyLock<&'a AsyncLockMutex<T>>,
     /// A notification was consumed and not yet turned into a return: if the
     /// relock is abandoned, it must go to another waiter.
     holds_notification: bool,
 }
 
 impl<'a, T: ?Sized> Relock<'a, T> {
-    fn new(condvar: &'a Condvar, mutex: &'a Mutex<T>, notified: bool) -> Self {
+    fn new(condvar: &'a Condvar, mutex: &'a AsyncLockMutex<T>, notified: bool) -> Self {
         Relock {
             condvar,
             lock: LazyLock::new(mutex),
@@ -84,7 +37,7 @@ impl<'a, T: ?Sized> Relock<'a, T> {
 
     /// The guard, and whether this waiter had been notified.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(MutexGuard<'a, T>, bool)> {
-        let guard = ready!(self.lock.poll(cx));
+        let guard = ready!(self.lock.poll_spinning(cx));
         let notified = std::mem::replace(&mut self.holds_notification, false);
         Poll::Ready((guard, notified))
     }
@@ -140,7 +93,7 @@ enum Phase<'a, T: ?Sized> {
 /// `Relock` passes on the notification it consumed.
 pub(super) struct WaitOp<'a, T: ?Sized, F> {
     condvar: &'a Condvar,
-    mutex: &'a Mutex<T>,
+    mutex: &'a AsyncLockMutex<T>,
     /// `None` for a plain wait.
     predicate: Option<F>,
     phase: Phase<'a, T>,
