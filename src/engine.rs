@@ -77,12 +77,13 @@
 //! * from inside one of our sections (the unlock happened in rallypoint's
 //!   code: a condvar wait releasing the mutex, a [`ConditionGuard`]
 //!   dropped), like any other wake, on the same thread;
-//! * from anywhere else (user code dropping an async-lock `MutexGuard`),
-//!   to the **wake thread**: one thread per process, started on first such
-//!   wake, that runs these wakes with no lock held. Only async waiters take
-//!   this path, and only when their lock (or relock) found the mutex busy;
-//!   the blocking driver's waker, which merely unparks a thread, is
-//!   registered as it is.
+//! * from anywhere else, to the **wake thread**: one thread per process,
+//!   started on first such wake, that runs these wakes with no lock held.
+//!   Every guard of a rallypoint [`Mutex`](crate::Mutex) unlocks inside a
+//!   section of its own (`mutex/guard.rs`), so this is a fallback: a guard
+//!   dropped in a thread-local destructor, where the section's queue is
+//!   gone. Only async waiters are shielded; the blocking driver's waker,
+//!   which merely unparks a thread, is registered as it is.
 //!
 //! [`ConditionGuard`]: crate::ConditionGuard
 //!
@@ -468,7 +469,10 @@ impl<O> Drop for Timed<O> {
         // Dropping a pending op withdraws it, which may pass a notification
         // (an item, a permit) on to another waiter: wake it after the op's
         // locks are released, like every other notification.
-        let _section = (self.may_wake_on_drop)(&self.op).then(WakeSection::enter);
+        // A finished op holds no registration (it completed or settled in
+        // the poll that set `done`): no section, and no indirect call, on
+        // the common path.
+        let _section = (!self.done && (self.may_wake_on_drop)(&self.op)).then(WakeSection::enter);
         // SAFETY: `op` is dropped exactly once, here, and never used again:
         // this is `Timed`'s destructor.
         unsafe { ManuallyDrop::drop(&mut self.op) }

@@ -2,9 +2,10 @@
 //!
 //! * [`Mutex`] (Python's `Lock`) is a thin wrapper around
 //!   [`async_lock::Mutex`]: the lock itself (its state word, its waiter
-//!   list, its eventual fairness) is async-lock's, not rewritten, and so are
-//!   its guards, [`MutexGuard`] and [`MutexGuardArc`], re-exported as they
-//!   are. The wrapper adds what async-lock lacks: the timeout forms
+//!   list, its eventual fairness) is async-lock's, not rewritten, and its
+//!   guards, [`MutexGuard`] and [`MutexGuardArc`], wrap async-lock's so
+//!   that an unlock wakes the next task on this thread (`guard.rs` says
+//!   why). The wrapper adds what async-lock lacks: the timeout forms
 //!   (`lock_timeout`, `lock_timeout_blocking` and their `_arc` forms,
 //!   Python's `Lock.acquire(timeout=…)`), named futures that are
 //!   `FusedFuture`s, and the crate's engine behind every wait — one state
@@ -23,8 +24,8 @@
 //! [`Mutex::lock_arc`] turn an `Arc<Mutex<T>>` into the
 //! `Arc<async_lock::Mutex<T>>` that async-lock's owned guard holds, without
 //! a second allocation (the `// SAFETY:` note at the conversion says why
-//! it is sound), and what keeps [`MutexGuard::source`] pointing at the
-//! very mutex the guard came from (as an `async_lock::Mutex<T>`), which
+//! it is sound), and what lets [`MutexGuard::source`] return the
+//! rallypoint mutex around the async-lock one the guard holds, which
 //! [`Condvar`] relocks.
 //!
 //! # No poisoning
@@ -38,6 +39,7 @@
 //! [`Condvar`]: crate::Condvar
 //! [`Condition`]: crate::Condition
 
+mod guard;
 pub(crate) mod lock;
 mod reentrant;
 
@@ -47,6 +49,7 @@ use std::time::Duration;
 
 use crate::engine::deadline_after;
 use crate::sync::loom_const_fn;
+pub use guard::{MutexGuard, MutexGuardArc};
 use lock::LockOp;
 pub use lock::{MutexLock, MutexLockArc, MutexLockArcTimeout, MutexLockTimeout};
 pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
@@ -69,8 +72,8 @@ pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 ///
 /// The lock is [`async_lock`]'s, wrapped rather than rewritten: it is
 /// eventually fair — a waiter that has waited more than half a
-/// millisecond makes new lockers queue behind it — and its guards are
-/// async-lock's [`MutexGuard`] and [`MutexGuardArc`], which
+/// millisecond makes new lockers queue behind it. Its guards are
+/// [`MutexGuard`] and [`MutexGuardArc`], which
 /// [`Condvar`](crate::Condvar) waits take and give back.
 ///
 /// It has no poisoning: a guard dropped while a panic unwinds unlocks the
@@ -81,12 +84,11 @@ pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 ///
 /// A task waiting for a busy mutex waits in async-lock's list of waiters,
 /// which would call its waker under that list's lock; rallypoint never lets
-/// a waker (user code) run under a lock, so it registers a wrapper instead.
-/// When the holder's guard is dropped by rallypoint code (a condvar wait
-/// releasing the lock) the waiter is woken as usual; when it is dropped
-/// anywhere else, the waker runs on rallypoint's wake thread (one per
-/// process, started on first use), a moment later. Threads in the
-/// `_blocking` forms are unparked directly.
+/// a waker (user code) run under a lock, so it registers a wrapper instead,
+/// and the guard's drop runs the woken waiter's waker on the unlocking
+/// thread once async-lock has released its list lock — as promptly as
+/// async-lock's own unlock would. Threads in the `_blocking` forms are
+/// unparked directly.
 ///
 /// # Examples
 ///
@@ -270,7 +272,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.inner.try_lock()
+        self.inner.try_lock().map(MutexGuard::new)
     }
 
     /// Like [`lock`](Mutex::lock), for a mutex held in an `Arc`: the future
@@ -380,7 +382,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(mutex.try_lock_arc().is_some());
     /// ```
     pub fn try_lock_arc(self: &Arc<Self>) -> Option<MutexGuardArc<T>> {
-        self.async_lock_arc().try_lock_arc()
+        self.async_lock_arc().try_lock_arc().map(MutexGuardArc::new)
     }
 
     /// A mutable reference to the value; no locking is needed since `&mut`
@@ -401,6 +403,16 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub(crate) fn as_async_lock(&self) -> &async_lock::Mutex<T> {
         &self.inner
+    }
+
+    /// The rallypoint mutex around an async-lock one (a guard's source).
+    #[inline]
+    pub(crate) fn from_async_lock(inner: &async_lock::Mutex<T>) -> &Mutex<T> {
+        // SAFETY: `Mutex<T>` is `repr(transparent)` over
+        // `async_lock::Mutex<T>`, so both have the same layout (and pointer
+        // metadata, for unsized `T`), and a shared reference to one is a
+        // valid shared reference to the other for the same lifetime.
+        unsafe { &*(inner as *const async_lock::Mutex<T> as *const Mutex<T>) }
     }
 
     /// A new `Arc` to the async-lock mutex inside this `Arc`'d one (a clone
@@ -454,43 +466,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         fmt::Debug::fmt(&self.inner, f)
     }
 }
-
-/// The guard of a locked [`Mutex`]; unlocks on drop. Re-exported from
-/// [`async_lock`].
-///
-/// [`Condvar`](crate::Condvar) waits take and give back this guard.
-/// [`MutexGuard::source`] returns the `async_lock::Mutex` inside the
-/// rallypoint [`Mutex`] (the same address: the wrapper is
-/// `repr(transparent)`).
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{Mutex, MutexGuard};
-///
-/// let mutex = Mutex::new(1);
-/// let mut guard: MutexGuard<'_, i32> = mutex.lock_blocking();
-/// *guard += 1;
-/// assert!(std::ptr::addr_eq(MutexGuard::source(&guard), &mutex));
-/// ```
-pub use async_lock::MutexGuard;
-
-/// The owned guard of a [`Mutex`] held in an `Arc`, from
-/// [`lock_arc`](Mutex::lock_arc) and its other forms; unlocks on drop.
-/// Re-exported from [`async_lock`].
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{Mutex, MutexGuardArc};
-/// use std::sync::Arc;
-///
-/// let mutex = Arc::new(Mutex::new(1));
-/// let guard: MutexGuardArc<i32> = mutex.lock_arc_blocking();
-/// // The guard is 'static: it can move into a thread.
-/// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
-/// ```
-pub use async_lock::MutexGuardArc;
 
 #[cfg(test)]
 mod tests {

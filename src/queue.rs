@@ -165,7 +165,6 @@ use crate::sync::loom_const_fn;
 use items::Items;
 use waiting::Core;
 
-
 /// Defines one of the three containers; they differ only in their buffer
 /// (and `PriorityQueue`'s `T: Ord` on its constructors).
 macro_rules! container {

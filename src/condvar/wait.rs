@@ -107,7 +107,7 @@ impl<'a, T: ?Sized, F> WaitOp<'a, T, F> {
     ) -> Self {
         WaitOp {
             condvar,
-            mutex: MutexGuard::source(&guard),
+            mutex: MutexGuard::source(&guard).as_async_lock(),
             predicate,
             phase: Phase::Locked {
                 guard,

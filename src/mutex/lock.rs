@@ -32,8 +32,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use async_lock::Mutex as AsyncLockMutex;
 use async_lock::futures::{Lock, LockArc};
-use async_lock::{Mutex as AsyncLockMutex, MutexGuard, MutexGuardArc};
+
+use super::{MutexGuard, MutexGuardArc};
 
 use crate::engine::{Op, Shield, named_future};
 
@@ -41,18 +43,23 @@ use crate::engine::{Op, Shield, named_future};
 use super::Mutex;
 
 /// Something async-lock can lock: a borrowed mutex (guard [`MutexGuard`])
-/// or an `Arc`'d one (guard [`MutexGuardArc`]).
+/// or an `Arc`'d one (guard [`MutexGuardArc`]). The guards are
+/// rallypoint's wrappers of async-lock's (see `guard.rs`).
 pub(crate) trait LockSource {
     type Guard;
     /// async-lock's future for this source (`!Unpin`, so [`LazyLock`]
-    /// boxes it).
-    type Slow: Future<Output = Self::Guard>;
+    /// boxes it), whose output [`wrap`](LockSource::wrap) turns into a
+    /// [`Guard`](LockSource::Guard).
+    type Slow: Future;
 
     /// One compare-exchange on the mutex's state: no lock, no wake.
     fn try_lock(&self) -> Option<Self::Guard>;
 
     /// async-lock's waiting future.
     fn slow(&self) -> Self::Slow;
+
+    /// Wraps async-lock's guard.
+    fn wrap(guard: <Self::Slow as Future>::Output) -> Self::Guard;
 }
 
 impl<'a, T: ?Sized> LockSource for &'a AsyncLockMutex<T> {
@@ -61,11 +68,16 @@ impl<'a, T: ?Sized> LockSource for &'a AsyncLockMutex<T> {
 
     #[inline]
     fn try_lock(&self) -> Option<MutexGuard<'a, T>> {
-        AsyncLockMutex::try_lock(self)
+        AsyncLockMutex::try_lock(self).map(MutexGuard::new)
     }
 
     fn slow(&self) -> Lock<'a, T> {
         AsyncLockMutex::lock(self)
+    }
+
+    #[inline]
+    fn wrap(guard: async_lock::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        MutexGuard::new(guard)
     }
 }
 
@@ -75,11 +87,16 @@ impl<T: ?Sized> LockSource for Arc<AsyncLockMutex<T>> {
 
     #[inline]
     fn try_lock(&self) -> Option<MutexGuardArc<T>> {
-        AsyncLockMutex::try_lock_arc(self)
+        AsyncLockMutex::try_lock_arc(self).map(MutexGuardArc::new)
     }
 
     fn slow(&self) -> LockArc<T> {
         AsyncLockMutex::lock_arc(self)
+    }
+
+    #[inline]
+    fn wrap(guard: async_lock::MutexGuardArc<T>) -> MutexGuardArc<T> {
+        MutexGuardArc::new(guard)
     }
 }
 
@@ -130,6 +147,7 @@ impl<S: LockSource> LazyLock<S> {
             .get_or_insert_with(|| Box::pin(source.slow()))
             .as_mut()
             .poll(&mut Context::from_waker(waker))
+            .map(S::wrap)
     }
 
     /// [`poll`](LazyLock::poll), but a blocking waiter first spins briefly
