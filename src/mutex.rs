@@ -192,6 +192,11 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*mutex.lock_blocking(), 2);
     /// ```
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
+        // The engine's first attempt is this same compare-exchange; made
+        // here, an uncontended lock skips building and dropping the op.
+        if let Some(guard) = self.try_lock() {
+            return guard;
+        }
         self.lock().block()
     }
 
@@ -255,6 +260,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(mutex.lock_timeout_blocking(Duration::ZERO).is_some());
     /// ```
     pub fn lock_timeout_blocking(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        // As in `lock_blocking`: the first attempt, without the op.
+        if let Some(guard) = self.try_lock() {
+            return Some(guard);
+        }
         self.lock_timeout(timeout).block()
     }
 
