@@ -28,27 +28,6 @@ use rallypoint::{
     TryPushError,
 };
 
-/// A field of the container's `Debug` output (`waiting_poppers`, …): the
-/// deterministic way for a test to see that a thread is registered.
-fn debug_field(q: &impl Debug, field: &str) -> usize {
-    let s = format!("{q:?}");
-    let start = s.find(&format!("{field}: ")).expect("field in Debug") + field.len() + 2;
-    s[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn waiting_poppers(q: &impl Debug) -> usize {
-    debug_field(q, "waiting_poppers")
-}
-
-fn waiting_pushers(q: &impl Debug) -> usize {
-    debug_field(q, "waiting_pushers")
-}
-
 /// Counts how often each value in `0..n` was seen.
 struct Seen(Vec<AtomicUsize>);
 

@@ -18,23 +18,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use rallypoint::{PopError, PopTimeoutError, PushError, PushTimeoutError, Queue, TryPopError};
 
-/// A field of the queue's `Debug` output (`waiting_poppers`, …): the
-/// deterministic way to see that a thread is registered.
-fn debug_field(q: &impl Debug, field: &str) -> usize {
-    let s = format!("{q:?}");
-    let start = s.find(&format!("{field}: ")).expect("field in Debug") + field.len() + 2;
-    s[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn waiting_poppers(q: &impl Debug) -> usize {
-    debug_field(q, "waiting_poppers")
-}
-
 /// An item that counts its drops.
 #[derive(Debug)]
 struct Counted(u32, Arc<AtomicUsize>);

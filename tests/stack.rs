@@ -7,22 +7,10 @@
 
 mod common;
 
-use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use common::*;
 use rallypoint::{PopError, Stack};
-
-fn waiting_poppers(q: &impl Debug) -> usize {
-    let s = format!("{q:?}");
-    let start = s.find("waiting_poppers: ").unwrap() + "waiting_poppers: ".len();
-    s[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 /// What the seed's program prints when the consumers are served in turn.
 fn expected_log() -> Vec<String> {

@@ -472,3 +472,26 @@ pub async fn join_all<T>(tasks: Vec<Task<T>>) -> Vec<T> {
     }
     out
 }
+
+/// A field of a container's `Debug` output (`waiting_poppers`, …): the
+/// deterministic way for a test to see that a thread is registered.
+pub fn debug_field(q: &impl std::fmt::Debug, field: &str) -> usize {
+    let s = format!("{q:?}");
+    let start = s.find(&format!("{field}: ")).expect("field in Debug") + field.len() + 2;
+    s[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Poppers waiting on a container (from its `Debug` output).
+pub fn waiting_poppers(q: &impl std::fmt::Debug) -> usize {
+    debug_field(q, "waiting_poppers")
+}
+
+/// Pushers waiting on a bounded container (from its `Debug` output).
+pub fn waiting_pushers(q: &impl std::fmt::Debug) -> usize {
+    debug_field(q, "waiting_pushers")
+}
