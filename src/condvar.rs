@@ -2,10 +2,10 @@
 //! at once (Python's `threading.Condition`).
 //!
 //! A [`Condvar`] works with the async [`Mutex`] (async-lock's, wrapped): a
-//! wait takes the mutex's [`MutexGuard`] (async-lock's), releases the lock
-//! while it waits, and gives the guard back once it has been notified and
-//! has locked the mutex again ([`MutexGuard::source`] tells it which mutex
-//! to relock: the async-lock mutex inside the rallypoint one).
+//! wait takes the mutex's [`MutexGuard`], releases the lock while it waits,
+//! and gives the guard back once it has been notified and has locked the
+//! mutex again ([`MutexGuard::source`] tells it which mutex to relock; the
+//! relock waits on the async-lock mutex inside it).
 //! [`Condition`] (in `condvar/condition.rs`) bundles a `Mutex<T>` and a
 //! `Condvar`, Python style.
 //!
