@@ -114,14 +114,12 @@ struct State<T> {
 /// (see `waiting/rendezvous.rs`).
 ///
 /// Internally the queue has a capacity of 1 (the slot; pushers wait for it
-/// in line like on any bounded queue), so at most one item is deposited at
-/// a time and deposits are numbered: the pusher of deposit `n` is done once
-/// `taken >= n`. A pusher that gives up (timeout, cancellation, `close`)
-/// before its item was taken removes it again, and `deposited` goes back by
-/// one (its item is the only one, so no other number is in use).
+/// in line like on any bounded queue), so at most one item is in the slot
+/// at a time, and the item deposited while `taken` is `n - 1` is deposit
+/// `n`: its pusher is done once `taken >= n`. A pusher that gives up
+/// (timeout, cancellation, `close`) before its item was taken removes it
+/// again, and the next deposit gets the same number (nobody else holds it).
 struct Rendezvous {
-    /// Deposits into the slot, minus those taken back.
-    deposited: u64,
     /// Items removed by pops.
     taken: u64,
     /// The pusher whose item is in the slot, waiting for it to be taken
@@ -281,7 +279,6 @@ impl<T> Core<T> {
                     push: Side::new(),
                     join_waiting: WaitList::new(),
                     rv: Rendezvous {
-                        deposited: 0,
                         taken: 0,
                         confirm: WaitList::new(),
                     },
@@ -352,8 +349,8 @@ impl<T> Core<T> {
         state.unfinished += 1;
         self.offer_item(state);
         if self.rendezvous {
-            state.rv.deposited += 1;
-            state.rv.deposited
+            // The slot was free: this is the only item in it.
+            state.rv.taken + 1
         } else {
             0
         }

@@ -29,7 +29,6 @@ impl<T> Core<T> {
     fn withdraw_deposit(&self, state: &mut State<T>) -> T {
         debug_assert_eq!(state.items.len(), 1, "a rendezvous slot holds one item");
         let item = state.items.pop().expect("the deposit is still in the slot");
-        state.rv.deposited -= 1;
         self.hints.note(state.items.len(), self.limit);
         // `task_done` calls beyond the pushes may have used its count up.
         if state.unfinished > 0 {
