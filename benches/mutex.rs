@@ -167,7 +167,6 @@ impl BlockingMutex for std::sync::Mutex<u64> {
 }
 
 fn workload_threads<M: BlockingMutex>(iters: u64, threads: usize) -> Duration {
-    let mutex = Arc::new(M::create());
     let run = move |mutex: &M, rounds: u64| {
         for _ in 0..rounds {
             if threads == 1 {
@@ -179,19 +178,7 @@ fn workload_threads<M: BlockingMutex>(iters: u64, threads: usize) -> Duration {
             }
         }
     };
-    let start = Instant::now();
-    let helpers: Vec<_> = (1..threads)
-        .map(|i| {
-            let mutex = mutex.clone();
-            let rounds = share(iters, threads, i);
-            thread::spawn(move || run(&mutex, rounds))
-        })
-        .collect();
-    run(&mutex, share(iters, threads, 0));
-    for h in helpers {
-        h.join().unwrap();
-    }
-    start.elapsed()
+    common::on_threads(M::create(), iters, threads, run)
 }
 
 fn bench_threads(c: &mut Criterion) {

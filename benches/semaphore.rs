@@ -231,7 +231,6 @@ impl BlockingSem for async_lock::Semaphore {
 /// One sample of `threads` threads over `permits` permits (the bench thread
 /// is one of them).
 fn workload_threads<S: BlockingSem>(iters: u64, permits: usize, threads: usize) -> Duration {
-    let sem = Arc::new(S::create(permits));
     let run = move |sem: &S, rounds: u64| {
         for _ in 0..rounds {
             if threads == 1 {
@@ -243,19 +242,7 @@ fn workload_threads<S: BlockingSem>(iters: u64, permits: usize, threads: usize) 
             }
         }
     };
-    let start = Instant::now();
-    let helpers: Vec<_> = (1..threads)
-        .map(|i| {
-            let sem = sem.clone();
-            let rounds = share(iters, threads, i);
-            thread::spawn(move || run(&sem, rounds))
-        })
-        .collect();
-    run(&sem, share(iters, threads, 0));
-    for h in helpers {
-        h.join().unwrap();
-    }
-    start.elapsed()
+    common::on_threads(S::create(permits), iters, threads, run)
 }
 
 fn bench_threads(c: &mut Criterion) {

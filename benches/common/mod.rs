@@ -191,6 +191,30 @@ pub fn share(iters: u64, tasks: usize, i: usize) -> u64 {
     iters / tasks + u64::from(i < iters % tasks)
 }
 
+/// One sample of a thread workload: `threads` OS threads (the bench thread
+/// is one of them) each run `run(shared, their share of iters)`; the time
+/// from the first start to the last join.
+pub fn on_threads<S, F>(shared: S, iters: u64, threads: usize, run: F) -> std::time::Duration
+where
+    S: Send + Sync + 'static,
+    F: Fn(&S, u64) + Send + Sync + 'static,
+{
+    let work = std::sync::Arc::new((shared, run));
+    let start = std::time::Instant::now();
+    let helpers: Vec<_> = (1..threads)
+        .map(|i| {
+            let work = work.clone();
+            let rounds = share(iters, threads, i);
+            std::thread::spawn(move || (work.1)(&work.0, rounds))
+        })
+        .collect();
+    (work.1)(&work.0, share(iters, threads, 0));
+    for h in helpers {
+        h.join().unwrap();
+    }
+    start.elapsed()
+}
+
 /// The criterion configuration of these benches: a short warm-up and
 /// measurement, so that each bench file runs in about two to three minutes.
 /// Command-line flags (`--warm-up-time`, `--measurement-time`,
