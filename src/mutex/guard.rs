@@ -10,7 +10,7 @@
 //! wake section on this thread if there is one, else to the engine's wake
 //! thread. If the guard were async-lock's own, every unlock by user code
 //! would take the second way, a thread hop per contended handoff between
-//! tasks (measured: 4–11× async-lock's time in `benches/mutex.rs`). Our
+//! tasks. Our
 //! guard opens a section around the unlock instead, so the waiter's waker
 //! runs on this thread, right after async-lock has released its list lock,
 //! as if async-lock had woken it directly.
