@@ -375,15 +375,34 @@ impl<O: Op> Timed<O> {
     /// The blocking driver: polls the op with a waker that unparks this
     /// thread, and parks in between.
     #[cfg(not(loom))]
-    pub(crate) fn block(mut self) -> O::Output {
-        if let Some(out) = self.op.poll_fast() {
-            self.done = true;
-            return out;
+    pub(crate) fn block(self) -> O::Output {
+        self.block_from(false)
+    }
+
+    /// [`block`](Timed::block) for a front-end that has just made the op's
+    /// first attempt itself, lock-free or under the op's lock, before
+    /// building the op (so that an operation that does not wait costs no
+    /// op and no driver): the driver then does not repeat it at once.
+    /// The first attempt the front-end made must be the op's (its
+    /// `poll_fast`, or its `spin_try`'s), so that skipping it here
+    /// changes only the timing.
+    pub(crate) fn block_after_try(self) -> O::Output {
+        self.block_from(true)
+    }
+
+    #[cfg(not(loom))]
+    fn block_from(mut self, tried: bool) -> O::Output {
+        if !tried {
+            if let Some(out) = self.op.poll_fast() {
+                self.done = true;
+                return out;
+            }
         }
         // Spin on the first attempt before registering, unless the
         // deadline has passed (a zero timeout tries exactly once).
         if O::SPINS && self.deadline.is_none_or(|d| Instant::now() < d) {
-            if let Some(out) = crate::spin::until(self.deadline, || self.op.spin_try()) {
+            if let Some(out) = crate::spin::until_after(self.deadline, tried, || self.op.spin_try())
+            {
                 self.done = true;
                 return out;
             }
@@ -400,7 +419,12 @@ impl<O: Op> Timed<O> {
     /// The blocking driver under loom: a fresh parker per wait, since a
     /// cached one would outlive the model execution that created it.
     #[cfg(loom)]
-    pub(crate) fn block(mut self) -> O::Output {
+    pub(crate) fn block(self) -> O::Output {
+        self.block_from(false)
+    }
+
+    #[cfg(loom)]
+    fn block_from(mut self, _tried: bool) -> O::Output {
         let (parker, unparker) = parking::pair();
         self.block_with(&parker, &Waker::from(unparker))
     }
@@ -772,109 +796,7 @@ impl Drop for Shielded {
 /// be started, such a wake runs inline.)
 mod wake_thread;
 
-/// Declares a public named future around a `Timed<Op>`, mapping the op's
-/// output to the front-end's output. Generics are optional:
-///
-/// ```ignore
-/// named_future! { /// docs
-///     pub struct Name<'a, T>(Op<'a, T>) -> Output; |out| map(out) }
-/// named_future! { /// docs
-///     pub struct Owned(OwnedOp) -> Output; |out| out }
-/// named_future! { /// docs (generic, no lifetime; bounds in a `where`)
-///     pub struct OwnedOf<T>(OwnedOp<T>) -> Output<T> where [T: ?Sized]; |out| out }
-/// ```
-macro_rules! named_future {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident<$lt:lifetime $(, $gen:ident)*>($op:ty) -> $out:ty
-        $(where [$($bounds:tt)*])?
-        ;
-        |$o:ident| $map:expr
-    ) => {
-        $crate::engine::named_future! {
-            @impl [$(#[$meta])*] $name [$lt $(, $gen)*] ($op) -> $out
-            [$($($bounds)*)?] |$o| $map
-        }
-    };
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident<$($gen:ident),+>($op:ty) -> $out:ty
-        $(where [$($bounds:tt)*])?
-        ;
-        |$o:ident| $map:expr
-    ) => {
-        $crate::engine::named_future! {
-            @impl [$(#[$meta])*] $name [$($gen),+] ($op) -> $out
-            [$($($bounds)*)?] |$o| $map
-        }
-    };
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident($op:ty) -> $out:ty;
-        |$o:ident| $map:expr
-    ) => {
-        $crate::engine::named_future! {
-            @impl [$(#[$meta])*] $name [] ($op) -> $out [] |$o| $map
-        }
-    };
-    (
-        @impl [$($meta:tt)*] $name:ident [$($params:tt)*] ($op:ty) -> $out:ty
-        [$($bounds:tt)*] |$o:ident| $map:expr
-    ) => {
-        $($meta)*
-        ///
-        /// # Panics
-        ///
-        /// Polling the future again after it returned `Ready` panics, as for
-        /// most futures.
-        #[must_use = "futures do nothing unless you `.await` or poll them"]
-        pub struct $name<$($params)*> where $($bounds)* {
-            inner: $crate::engine::Timed<$op>,
-        }
-
-        impl<$($params)*> $name<$($params)*> where $($bounds)* {
-            #[inline]
-            #[allow(dead_code)]
-            pub(crate) fn new(op: $op, deadline: Option<std::time::Instant>) -> Self {
-                $name { inner: $crate::engine::Timed::new(op, deadline) }
-            }
-
-            #[inline]
-            #[allow(dead_code)]
-            pub(crate) fn block(self) -> $out {
-                let $o = self.inner.block();
-                $map
-            }
-        }
-
-        impl<$($params)*> std::future::Future for $name<$($params)*> where $($bounds)* {
-            type Output = $out;
-
-            #[inline]
-            fn poll(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<$out> {
-                self.inner.poll(cx).map(|$o| $map)
-            }
-        }
-
-        impl<$($params)*> std::fmt::Debug for $name<$($params)*> where $($bounds)* {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
-
-        /// Terminated once it has returned `Ready`, so `futures::select!`
-        /// takes it without `.fuse()`.
-        #[cfg(feature = "futures-core")]
-        impl<$($params)*> futures_core::future::FusedFuture for $name<$($params)*>
-        where $($bounds)*
-        {
-            fn is_terminated(&self) -> bool {
-                self.inner.is_done()
-            }
-        }
-    };
-}
-pub(crate) use named_future;
+/// The `named_future!` macro: every public future is a `Timed<Op>` under
+/// a name of its own.
+mod named;
+pub(crate) use named::named_future;
