@@ -234,7 +234,12 @@ impl Event {
     /// event.wait_blocking();
     /// ```
     pub fn wait_blocking(&self) {
-        EventWait::new(self.wait_op(), None).block();
+        // A set flag returns before any op or driver exists (the check the
+        // op's `poll_fast` makes first), so waiting on a set event costs
+        // one load.
+        if !self.is_set() {
+            EventWait::new(self.wait_op(), None).block();
+        }
     }
 
     /// Waits until the flag is set or `timeout` elapses. Resolves to `true`
@@ -277,7 +282,8 @@ impl Event {
     /// assert!(!event.wait_timeout_blocking(Duration::ZERO));
     /// ```
     pub fn wait_timeout_blocking(&self, timeout: Duration) -> bool {
-        EventWaitTimeout::new(self.wait_op(), deadline_after(timeout)).block()
+        // As in `wait_blocking`.
+        self.is_set() || EventWaitTimeout::new(self.wait_op(), deadline_after(timeout)).block()
     }
 }
 

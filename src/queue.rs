@@ -313,7 +313,10 @@ macro_rules! container {
             /// ```
             #[doc(alias = "put")]
             pub fn push_blocking(&self, item: T) -> Result<(), PushError<T>> {
-                Push::new(self.core.push_op(item), None).block()
+                match self.core.push_at_once(item) {
+                    Ok(()) => Ok(()),
+                    Err(item) => Push::new(self.core.push_op(item), None).block_after_try(),
+                }
             }
 
             /// Like [`push`](Self::push), giving up after `timeout`:
@@ -364,7 +367,12 @@ macro_rules! container {
                 item: T,
                 timeout: Duration,
             ) -> Result<(), PushTimeoutError<T>> {
-                PushTimeout::new(self.core.push_op(item), deadline_after(timeout)).block()
+                match self.core.push_at_once(item) {
+                    Ok(()) => Ok(()),
+                    Err(item) => {
+                        PushTimeout::new(self.core.push_op(item), deadline_after(timeout)).block_after_try()
+                    }
+                }
             }
 
             /// Pushes `item` if there is room right now (Python's
@@ -436,7 +444,10 @@ macro_rules! container {
             /// ```
             #[doc(alias = "get")]
             pub fn pop_blocking(&self) -> Result<T, PopError> {
-                Pop::new(self.core.pop_op(), None).block()
+                match self.core.pop_at_once() {
+                    Some(item) => Ok(item),
+                    None => Pop::new(self.core.pop_op(), None).block_after_try(),
+                }
             }
 
             /// Like [`pop`](Self::pop), giving up after `timeout` with
@@ -480,7 +491,10 @@ macro_rules! container {
             /// assert!(q.pop_timeout_blocking(Duration::from_millis(5)).is_err());
             /// ```
             pub fn pop_timeout_blocking(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
-                PopTimeout::new(self.core.pop_op(), deadline_after(timeout)).block()
+                match self.core.pop_at_once() {
+                    Some(item) => Ok(item),
+                    None => PopTimeout::new(self.core.pop_op(), deadline_after(timeout)).block_after_try(),
+                }
             }
 
             /// Pops the next item if one is available right now (Python's

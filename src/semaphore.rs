@@ -270,6 +270,19 @@ impl Semaphore {
         self.raw.add_permits(n, false)
     }
 
+    /// The blocking forms' first attempt, made before any op exists: the
+    /// lock-free take that the op's own first step would make
+    /// (`AcquireOp::poll_fast`), so that an acquire that does not wait
+    /// builds and drops no op and no driver (on an uncontended
+    /// `acquire_blocking` those cost as much as the take itself). Anything
+    /// but success (no permits, closed, `n` above the bound) is left to
+    /// the op — which then starts with a pause (`block_after_try`) — and
+    /// it reports the failure in its own error type.
+    #[inline]
+    fn take_at_once(&self, n: usize) -> bool {
+        matches!(self.raw.try_take(n), TryTake::Taken)
+    }
+
     /// Takes `n` permits without waiting, for `try_acquire_many(_arc)`.
     fn try_acquire_inner(&self, n: usize) -> Result<(), TryAcquireError> {
         match self.raw.try_take(n) {
@@ -448,7 +461,10 @@ impl Semaphore {
     /// assert_eq!(permit.num_permits(), 2);
     /// ```
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.acquire_many(n).block()
+        if self.take_at_once(n) {
+            return Ok(SemaphorePermitOf { sem: self, n });
+        }
+        self.acquire_many(n).block_after_try()
     }
 
     /// Waits for one permit for at most `timeout`; see
@@ -543,7 +559,10 @@ impl Semaphore {
         n: usize,
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, AcquireTimeoutError> {
-        self.acquire_many_timeout(n, timeout).block()
+        if self.take_at_once(n) {
+            return Ok(SemaphorePermitOf { sem: self, n });
+        }
+        self.acquire_many_timeout(n, timeout).block_after_try()
     }
 
     /// Like [`acquire`](Semaphore::acquire), for an `Arc`'d semaphore: the
@@ -622,7 +641,13 @@ impl Semaphore {
         self: &Arc<Self>,
         n: usize,
     ) -> Result<SemaphorePermitArc, AcquireError> {
-        self.acquire_many_arc(n).block()
+        if self.take_at_once(n) {
+            return Ok(SemaphorePermitOf {
+                sem: self.clone(),
+                n,
+            });
+        }
+        self.acquire_many_arc(n).block_after_try()
     }
 
     /// Like [`acquire_timeout`](Semaphore::acquire_timeout), for an `Arc`'d
@@ -716,7 +741,13 @@ impl Semaphore {
         n: usize,
         timeout: Duration,
     ) -> Result<SemaphorePermitArc, AcquireTimeoutError> {
-        self.acquire_many_arc_timeout(n, timeout).block()
+        if self.take_at_once(n) {
+            return Ok(SemaphorePermitOf {
+                sem: self.clone(),
+                n,
+            });
+        }
+        self.acquire_many_arc_timeout(n, timeout).block_after_try()
     }
 }
 

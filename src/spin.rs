@@ -80,15 +80,28 @@ fn enabled() -> bool {
 /// its parker's token ([`for_token`]).
 // Unused under loom, whose blocking driver never spins.
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn until<T>(
+pub(crate) fn until<T>(deadline: Option<Instant>, attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    until_after(deadline, false, attempt)
+}
+
+/// [`until`], for a caller that has just made the first attempt itself
+/// (`tried`): the schedule then starts with its first pause. Trying again
+/// at once would only repeat the failed attempt, and would shorten the
+/// pure spin by that much: a bounded(1) handoff between two threads then
+/// reaches the yield rounds (a system call each) far more often.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn until_after<T>(
     deadline: Option<Instant>,
+    tried: bool,
     mut attempt: impl FnMut() -> Option<T>,
 ) -> Option<T> {
     if !enabled() {
         return None;
     }
-    if let Some(out) = attempt() {
-        return Some(out);
+    if !tried {
+        if let Some(out) = attempt() {
+            return Some(out);
+        }
     }
     for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
         if round < SPIN_ROUNDS {

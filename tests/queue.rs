@@ -763,6 +763,43 @@ macro_rules! kind_tests {
                 assert_eq!(q.try_pop(), Ok(2));
             }
 
+            /// The blocking forms try once before they build their op (a
+            /// push or pop that does not wait costs no driver); that
+            /// attempt keeps the same promises as the op: in both modes, a
+            /// `pop_timeout_blocking` cannot take an item handed to a
+            /// waiting task, nor a `push_timeout_blocking` a slot.
+            #[test]
+            fn blocking_forms_do_not_take_what_a_task_was_given() {
+                for fairness in [Fairness::Strict, Fairness::Eventual(Duration::from_secs(3600))] {
+                    let q = C::bounded(1).with_fairness(fairness);
+                    let (w, flag) = flag_waker();
+                    let mut popper = q.pop();
+                    assert!(poll_with(&mut popper, &w).is_pending());
+                    q.try_push(1).unwrap();
+                    assert!(flag.take(), "{fairness:?}: the popper is given the item");
+                    assert_eq!(
+                        q.pop_timeout_blocking(Duration::from_millis(20)),
+                        Err(PopTimeoutError::Timeout),
+                        "{fairness:?}: the item is the task's"
+                    );
+                    assert_eq!(poll_with(&mut popper, &w), Poll::Ready(Ok(1)));
+
+                    q.try_push(2).unwrap();
+                    let mut pusher = q.push(3);
+                    assert!(poll_with(&mut pusher, &w).is_pending());
+                    assert_eq!(q.try_pop(), Ok(2));
+                    assert!(flag.take(), "{fairness:?}: the pusher is given the slot");
+                    let err = q.push_timeout_blocking(4, Duration::from_millis(20)).unwrap_err();
+                    assert!(err.is_timeout(), "{fairness:?}: the slot is the task's");
+                    assert_eq!(err.into_inner(), 4);
+                    assert_eq!(poll_with(&mut pusher, &w), Poll::Ready(Ok(())));
+                    assert_eq!(q.try_pop(), Ok(3));
+                    // With nothing promised, the blocking forms complete at once.
+                    q.push_blocking(5).unwrap();
+                    assert_eq!(q.pop_blocking(), Ok(5));
+                }
+            }
+
             /// `close()` wakes blocked poppers (threads and tasks) with
             /// `Closed`, and blocked pushers with their item back; buffered
             /// items are drained first, never dropped.

@@ -386,6 +386,41 @@ impl<T> Core<T> {
         }
     }
 
+    /// The blocking forms' first attempt, made before any op or driver
+    /// exists, so that a push that does not wait pays for neither: the
+    /// attempt `PushOp::spin_try` would make first (the lock only if the
+    /// hint says a slot may be free; never on a rendezvous queue, where
+    /// an insertion only starts the push). `Err` hands the item back for
+    /// the op, which reports `Closed` or waits.
+    #[inline]
+    pub(crate) fn push_at_once(&self, item: T) -> Result<(), T> {
+        if self.rendezvous || self.looks_full() {
+            return Err(item);
+        }
+        let mut state = self.lock();
+        if !state.closed && state.has_free_slot() {
+            self.insert(&mut state, item);
+            Ok(())
+        } else {
+            Err(item)
+        }
+    }
+
+    /// [`push_at_once`](Core::push_at_once) for pops: an item if one is
+    /// free now (`PopOp::spin_try`'s attempt); `None` leaves it to the op.
+    #[inline]
+    pub(crate) fn pop_at_once(&self) -> Option<T> {
+        if self.looks_empty() {
+            return None;
+        }
+        let mut state = self.lock();
+        if state.has_free_item() {
+            self.remove(&mut state)
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn try_pop(&self) -> Result<T, TryPopError> {
         let mut state = self.lock();
         if state.has_free_item() {
