@@ -343,6 +343,7 @@ impl<T> Core<T> {
 
     /// Inserts `item` (the caller checked for room and openness). Returns
     /// its deposit number on a rendezvous queue (0 otherwise).
+    #[inline]
     fn insert(&self, state: &mut State<T>, item: T) -> u64 {
         state.items.push(item);
         self.hints.note(state.items.len(), self.limit);
@@ -358,6 +359,7 @@ impl<T> Core<T> {
 
     /// Removes the next item, if any, and passes the freed slot on (on a
     /// rendezvous queue, also tells its pusher that it was taken).
+    #[inline]
     fn remove(&self, state: &mut State<T>) -> Option<T> {
         let item = state.items.pop();
         if item.is_some() {

@@ -352,6 +352,7 @@ impl<T> Op for PushOp<'_, T> {
 }
 
 impl<T> Drop for PushOp<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw; pass a reserved slot on. The
         // item, never inserted, is dropped with the op.
@@ -484,6 +485,7 @@ impl<T> Op for PopOp<'_, T> {
 }
 
 impl<T> Drop for PopOp<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw. If an item had been reserved
         // for us, it never left the container; offer it to the next waiter.
