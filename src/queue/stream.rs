@@ -251,7 +251,11 @@ impl<T> Iterator for IterBlocking<'_, T> {
         if self.done {
             return None;
         }
-        let item = Pop::new(self.core.pop_op(), None).block().ok();
+        // As `pop_blocking`: the first attempt before any op is built.
+        let item = match self.core.pop_at_once() {
+            Some(item) => Some(item),
+            None => Pop::new(self.core.pop_op(), None).block_after_try().ok(),
+        };
         self.done = item.is_none();
         item
     }
