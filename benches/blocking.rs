@@ -199,19 +199,9 @@ fn sem_4t_1permit<S: BlockingPermit>(iters: u64) -> Duration {
             sem.with_permit(|| count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed));
         }
     };
-    let start = Instant::now();
-    let helpers: Vec<_> = (1..SEM_THREADS)
-        .map(|i| {
-            let shared = shared.clone();
-            let rounds = share(iters, SEM_THREADS, i);
-            thread::spawn(move || run(&shared, rounds))
-        })
-        .collect();
-    run(&shared, share(iters, SEM_THREADS, 0));
-    for h in helpers {
-        h.join().expect("semaphore thread panicked");
-    }
-    let elapsed = start.elapsed();
+    let elapsed = common::on_threads(shared.clone(), iters, SEM_THREADS, move |shared, rounds| {
+        run(shared, rounds)
+    });
     assert_eq!(
         shared.1.load(Ordering::Relaxed),
         iters,

@@ -58,6 +58,14 @@ impl Hints {
     }
 }
 
+/// What a push or pop that does not wait found: done, the container
+/// closed, or it would have to wait (`R` gives back what was not used).
+pub(super) enum Now<D, R> {
+    Done(D),
+    Closed(R),
+    Wait(R),
+}
+
 /// The state behind `Core::state`.
 ///
 /// Invariants, true whenever the lock is free and the container is open:
@@ -388,38 +396,66 @@ impl<T> Core<T> {
         }
     }
 
-    /// The blocking forms' first attempt, made before any op or driver
-    /// exists, so that a push that does not wait pays for neither: the
-    /// attempt `PushOp::spin_try` would make first (the lock only if the
-    /// hint says a slot may be free; never on a rendezvous queue, where
-    /// an insertion only starts the push). `Err` hands the item back for
-    /// the op, which reports `Closed` or waits.
+    /// A push that does not wait: the blocking driver's first attempt
+    /// (`PushOp::spin_try`) and the one the blocking forms make before
+    /// they build an op (`push_at_once`). The lock only if the hint says
+    /// a slot may be free, and never on a rendezvous queue, where an
+    /// insertion only starts the push.
     #[inline]
-    pub(crate) fn push_at_once(&self, item: T) -> Result<(), T> {
+    pub(super) fn push_now(&self, item: T) -> Now<(), T> {
         if self.rendezvous || self.looks_full() {
-            return Err(item);
+            return Now::Wait(item);
         }
         let mut state = self.lock();
-        if !state.closed && state.has_free_slot() {
+        if state.closed {
+            Now::Closed(item)
+        } else if state.has_free_slot() {
             self.insert(&mut state, item);
-            Ok(())
+            Now::Done(())
         } else {
-            Err(item)
+            Now::Wait(item)
+        }
+    }
+
+    /// [`push_now`](Core::push_now) for pops: the lock only if the hint
+    /// says an item may be there.
+    #[inline]
+    pub(super) fn pop_now(&self) -> Now<T, ()> {
+        if self.looks_empty() {
+            return Now::Wait(());
+        }
+        let mut state = self.lock();
+        if state.has_free_item() {
+            if let Some(item) = self.remove(&mut state) {
+                return Now::Done(item);
+            }
+        }
+        if state.closed {
+            Now::Closed(())
+        } else {
+            Now::Wait(())
+        }
+    }
+
+    /// The blocking forms' first attempt ([`push_now`](Core::push_now)),
+    /// made before any op or driver exists, so that a push that does not
+    /// wait pays for neither. `Err` hands the item back for the op, which
+    /// then waits, or reports `Closed` in its own error type.
+    #[inline]
+    pub(crate) fn push_at_once(&self, item: T) -> Result<(), T> {
+        match self.push_now(item) {
+            Now::Done(()) => Ok(()),
+            Now::Closed(item) | Now::Wait(item) => Err(item),
         }
     }
 
     /// [`push_at_once`](Core::push_at_once) for pops: an item if one is
-    /// free now (`PopOp::spin_try`'s attempt); `None` leaves it to the op.
+    /// free now; `None` leaves it to the op.
     #[inline]
     pub(crate) fn pop_at_once(&self) -> Option<T> {
-        if self.looks_empty() {
-            return None;
-        }
-        let mut state = self.lock();
-        if state.has_free_item() {
-            self.remove(&mut state)
-        } else {
-            None
+        match self.pop_now() {
+            Now::Done(item) => Some(item),
+            Now::Closed(()) | Now::Wait(()) => None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 
 use super::super::error::{PopError, PopTimeoutError, PushError, PushTimeoutError};
-use super::{Core, Side, State};
+use super::{Core, Now, Side, State};
 use crate::engine::{Op, is_own_parker, named_future};
 use crate::sync::Locked;
 use crate::waiters::{NewWaker, Ticket, WaitList};
@@ -329,20 +329,16 @@ impl<T> Op for PushOp<'_, T> {
     const SPINS: bool = true;
 
     fn spin_try(&mut self) -> Option<Self::Output> {
-        // The lock only when the hint says a slot may be free. (Not on a
-        // rendezvous queue, where an insertion is only the start.)
-        if self.waiting.is_some() || self.core.rendezvous || self.core.looks_full() {
+        if self.waiting.is_some() {
             return None;
         }
-        let mut state = self.core.lock();
-        if state.closed {
-            Some(Err(PushTimeoutError::Closed(self.take_item())))
-        } else if state.has_free_slot() {
-            let item = self.take_item();
-            self.core.insert(&mut state, item);
-            Some(Ok(()))
-        } else {
-            None
+        match self.core.push_now(self.take_item()) {
+            Now::Done(()) => Some(Ok(())),
+            Now::Closed(item) => Some(Err(PushTimeoutError::Closed(item))),
+            Now::Wait(item) => {
+                self.item = Some(item);
+                None
+            }
         }
     }
 
@@ -466,17 +462,14 @@ impl<T> Op for PopOp<'_, T> {
     const SPINS: bool = true;
 
     fn spin_try(&mut self) -> Option<Self::Output> {
-        // The lock only when the hint says an item may be there.
-        if self.waiting.is_some() || self.core.looks_empty() {
+        if self.waiting.is_some() {
             return None;
         }
-        let mut state = self.core.lock();
-        if state.has_free_item() {
-            if let Some(item) = self.core.remove(&mut state) {
-                return Some(Ok(item));
-            }
+        match self.core.pop_now() {
+            Now::Done(item) => Some(Ok(item)),
+            Now::Closed(()) => Some(Err(PopTimeoutError::Closed)),
+            Now::Wait(()) => None,
         }
-        state.closed.then_some(Err(PopTimeoutError::Closed))
     }
 
     fn may_wake_on_drop(&self) -> bool {
