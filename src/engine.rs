@@ -359,15 +359,24 @@ impl<O: Op> Timed<O> {
         if let Poll::Ready(out) = self.op.poll_op(cx) {
             return self.finish(out);
         }
-        if let Some(deadline) = self.deadline {
-            let now = Instant::now();
-            if now >= deadline {
-                return self.time_out(cx);
-            }
-            let timer = self.timer.get_or_insert_with(|| Timer::new(deadline - now));
-            if timer.poll(cx).is_ready() {
-                return self.time_out(cx);
-            }
+        match self.deadline {
+            Some(deadline) => self.poll_deadline(deadline, cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// The async driver's timer, once the op is pending: out of line, so
+    /// that waits without a deadline (and ops that complete) do not carry
+    /// its code and registers.
+    #[inline(never)]
+    fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<O::Output> {
+        let now = Instant::now();
+        if now >= deadline {
+            return self.time_out(cx);
+        }
+        let timer = self.timer.get_or_insert_with(|| Timer::new(deadline - now));
+        if timer.poll(cx).is_ready() {
+            return self.time_out(cx);
         }
         Poll::Pending
     }
@@ -488,15 +497,28 @@ impl<O: Op> Timed<O> {
     }
 }
 
+impl<O> Timed<O> {
+    /// Drops an op that has not finished. Withdrawing it may pass a
+    /// notification (an item, a permit) on to another waiter: it is woken
+    /// after the op's locks are released, like every other notification.
+    /// Out of line: the common drop is that of a finished op.
+    #[inline(never)]
+    fn drop_unfinished(&mut self) {
+        let _section = (self.may_wake_on_drop)(&self.op).then(WakeSection::enter);
+        // SAFETY: `op` is dropped exactly once, here (called only from
+        // `Timed`'s destructor), and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.op) }
+    }
+}
+
 impl<O> Drop for Timed<O> {
+    #[inline]
     fn drop(&mut self) {
-        // Dropping a pending op withdraws it, which may pass a notification
-        // (an item, a permit) on to another waiter: wake it after the op's
-        // locks are released, like every other notification.
+        if !self.done {
+            return self.drop_unfinished();
+        }
         // A finished op holds no registration (it completed or settled in
-        // the poll that set `done`): no section, and no indirect call, on
-        // the common path.
-        let _section = (!self.done && (self.may_wake_on_drop)(&self.op)).then(WakeSection::enter);
+        // the poll that set `done`): no section, and no indirect call.
         // SAFETY: `op` is dropped exactly once, here, and never used again:
         // this is `Timed`'s destructor.
         unsafe { ManuallyDrop::drop(&mut self.op) }

@@ -49,6 +49,7 @@ impl<T> Core<T> {
 /// common cases — an attempt that succeeds at once, or a wait that was
 /// expected — take the lock once. (A blocking waiter's waker is the
 /// engine's own, which may be cloned under the lock: it needs no hint.)
+#[inline(always)]
 fn try_or_wait<T, R, P: Default>(
     core: &Core<T>,
     cx: &Context<'_>,
@@ -184,7 +185,8 @@ fn claim_or_withdraw<'a, T>(
 
 /// A cancelled popper or pusher: withdraws, or gives up the reservation
 /// it held and `offer`s it to the next waiter (the item or slot never
-/// left the container).
+/// left the container). Out of line: the ops' drops inline only the check.
+#[inline(never)]
 fn abandon<T>(
     core: &Core<T>,
     ticket: &Ticket,
@@ -221,6 +223,59 @@ pub(super) struct Deposit {
 impl<T> Unpin for PushOp<'_, T> {}
 
 impl<T> PushOp<'_, T> {
+    /// The first poll's attempt (inlined into the futures' `poll`): done,
+    /// or queued with the waker stored (`Some`); `None` when it was queued
+    /// without a waker, which [`poll_waiting`](PushOp::poll_waiting) stores.
+    #[inline]
+    fn attempt(&mut self, cx: &mut Context<'_>) -> Option<Poll<<Self as Op>::Output>> {
+        let core = self.core;
+        let item = &mut self.item;
+        let attempt = try_or_wait(
+            core,
+            cx,
+            Core::looks_full,
+            |state| {
+                if state.closed {
+                    let item = item.take().expect("push polled after completion");
+                    Some(Err(PushTimeoutError::Closed(item)))
+                } else if state.has_free_slot() {
+                    let item = item.take().expect("push polled after completion");
+                    Some(Ok(core.insert(state, item)))
+                } else {
+                    // Full: queue up behind the pushers already waiting.
+                    None
+                }
+            },
+            |state| &mut state.push.waiting,
+        );
+        match first_attempt(attempt, &mut self.waiting)? {
+            Poll::Ready(polled) => Some(self.inserted(cx, polled)),
+            Poll::Pending => Some(Poll::Pending),
+        }
+    }
+
+    /// Every poll but a first one that completes or queues with its waker:
+    /// out of line, so that the common path stays short.
+    #[inline(never)]
+    fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<<Self as Op>::Output> {
+        if self.deposit.is_some() {
+            return self.poll_deposited(cx);
+        }
+        let Some(mut state) = claim_queued(
+            self.core,
+            &mut self.waiting,
+            cx,
+            |s| &mut s.push,
+            State::free_slots,
+        ) else {
+            return Poll::Pending;
+        };
+        // A slot was reserved for us, or is free.
+        let polled = self.push_reserved(&mut state);
+        drop(state);
+        self.inserted(cx, polled)
+    }
+
     fn take_item(&mut self) -> T {
         self.item.take().expect("push polled after completion")
     }
@@ -257,50 +312,14 @@ impl<T> PushOp<'_, T> {
 impl<T> Op for PushOp<'_, T> {
     type Output = Result<(), PushTimeoutError<T>>;
 
+    #[inline]
     fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.deposit.is_some() {
-            return self.poll_deposited(cx);
-        }
-        let core = self.core;
-        if self.waiting.is_none() {
-            let item = &mut self.item;
-            let attempt = try_or_wait(
-                core,
-                cx,
-                Core::looks_full,
-                |state| {
-                    if state.closed {
-                        let item = item.take().expect("push polled after completion");
-                        Some(Err(PushTimeoutError::Closed(item)))
-                    } else if state.has_free_slot() {
-                        let item = item.take().expect("push polled after completion");
-                        Some(Ok(core.insert(state, item)))
-                    } else {
-                        // Full: queue up behind the pushers already waiting.
-                        None
-                    }
-                },
-                |state| &mut state.push.waiting,
-            );
-            match first_attempt(attempt, &mut self.waiting) {
-                Some(Poll::Ready(polled)) => return self.inserted(cx, polled),
-                Some(Poll::Pending) => return Poll::Pending,
-                None => {}
+        if self.deposit.is_none() && self.waiting.is_none() {
+            if let Some(polled) = self.attempt(cx) {
+                return polled;
             }
         }
-        let Some(mut state) = claim_queued(
-            core,
-            &mut self.waiting,
-            cx,
-            |s| &mut s.push,
-            State::free_slots,
-        ) else {
-            return Poll::Pending;
-        };
-        // A slot was reserved for us, or is free.
-        let polled = self.push_reserved(&mut state);
-        drop(state);
-        self.inserted(cx, polled)
+        self.poll_waiting(cx)
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -385,45 +404,43 @@ pub(crate) struct PopOp<'a, T> {
 }
 
 impl<T> PopOp<'_, T> {
-    /// Completes a pop that held an item reservation. The item leaves the
-    /// container here, in the call that returns it. `None` if there is
-    /// none: after `close()` every waiter was reserved and the last ones
-    /// may find none; on a rendezvous queue the pusher of the item may have
-    /// taken it back (timed out or cancelled) before we ran.
-    fn pop_reserved(&mut self, state: &mut State<T>) -> Option<T> {
-        self.core.remove(state)
-    }
-}
-
-impl<T> Op for PopOp<'_, T> {
-    type Output = Result<T, PopTimeoutError>;
-
-    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    /// The first attempt (inlined into the futures' `poll`): done, or
+    /// queued with the waker stored (`Some`); `None` when it was queued
+    /// without a waker, which [`poll_waiting`](PopOp::poll_waiting) stores.
+    #[inline]
+    fn attempt(&mut self, cx: &mut Context<'_>) -> Option<Poll<<Self as Op>::Output>> {
         let core = self.core;
+        let attempt = try_or_wait(
+            core,
+            cx,
+            Core::looks_empty,
+            |state| {
+                if state.has_free_item() {
+                    if let Some(item) = core.remove(state) {
+                        return Some(Ok(item));
+                    }
+                }
+                // Empty (or every item is promised to an earlier waiter):
+                // queue up, unless closed.
+                state.closed.then_some(Err(PopTimeoutError::Closed))
+            },
+            |state| &mut state.pop.waiting,
+        );
+        first_attempt(attempt, &mut self.waiting)
+    }
+
+    /// Every poll but a first one that completes or queues with its waker:
+    /// out of line, so that the common path stays short.
+    #[inline(never)]
+    fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<<Self as Op>::Output> {
         loop {
             if self.waiting.is_none() {
-                let attempt = try_or_wait(
-                    core,
-                    cx,
-                    Core::looks_empty,
-                    |state| {
-                        if state.has_free_item() {
-                            if let Some(item) = core.remove(state) {
-                                return Some(Ok(item));
-                            }
-                        }
-                        // Empty (or every item is promised to an earlier
-                        // waiter): queue up, unless closed.
-                        state.closed.then_some(Err(PopTimeoutError::Closed))
-                    },
-                    |state| &mut state.pop.waiting,
-                );
-                if let Some(polled) = first_attempt(attempt, &mut self.waiting) {
+                if let Some(polled) = self.attempt(cx) {
                     return polled;
                 }
             }
             let Some(mut state) = claim_queued(
-                core,
+                self.core,
                 &mut self.waiting,
                 cx,
                 |s| &mut s.pop,
@@ -440,6 +457,29 @@ impl<T> Op for PopOp<'_, T> {
                 None => {}
             }
         }
+    }
+
+    /// Completes a pop that held an item reservation. The item leaves the
+    /// container here, in the call that returns it. `None` if there is
+    /// none: after `close()` every waiter was reserved and the last ones
+    /// may find none; on a rendezvous queue the pusher of the item may have
+    /// taken it back (timed out or cancelled) before we ran.
+    fn pop_reserved(&mut self, state: &mut State<T>) -> Option<T> {
+        self.core.remove(state)
+    }
+}
+
+impl<T> Op for PopOp<'_, T> {
+    type Output = Result<T, PopTimeoutError>;
+
+    #[inline]
+    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.waiting.is_none() {
+            if let Some(polled) = self.attempt(cx) {
+                return polled;
+            }
+        }
+        self.poll_waiting(cx)
     }
 
     fn on_timeout(&mut self, _cx: &mut Context<'_>) -> Poll<Self::Output> {
