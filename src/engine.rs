@@ -619,18 +619,25 @@ impl Drop for WakeSection {
 /// One pass is enough: nothing is queued outside a section, and a waker
 /// that re-enters a primitive opens a section of its own, whose end runs
 /// what it queued.
-#[cold]
+///
+/// Not `#[cold]`: every async wait that is woken passes here.
+#[inline(never)]
 fn run_deferred(pending: u8) {
     let mut panic = None;
     // Taken out while they run (a re-entrant waker's own section queues on
     // a fresh buffer), and given back afterwards.
     if pending & WAKES_PENDING != 0 {
         if let Some(mut wakes) = take_queue(&WAKES) {
-            for waker in wakes.drain(..) {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                    panic.get_or_insert(payload);
-                }
+            let mut left = wakes.drain(..);
+            // One `catch_unwind` for the batch, entered again after a panic
+            // for the wakers left (the one that panicked was consumed): one
+            // per waker made each go through the stack on its way to `wake`.
+            while let Err(payload) =
+                catch_unwind(AssertUnwindSafe(|| left.by_ref().for_each(Waker::wake)))
+            {
+                panic.get_or_insert(payload);
             }
+            drop(left);
             give_back(&WAKES, wakes);
         }
     }

@@ -77,6 +77,39 @@ fn panicking_waker_event() {
     });
 }
 
+/// Several wakes sent in one critical section, the first and third of
+/// which panic: every waker after each panicking one is still woken, once,
+/// and the first panic is the one the caller sees.
+#[test]
+fn panicking_wakers_do_not_stop_the_wakes_after_them() {
+    guarded(|| {
+        let event = Arc::new(Event::new());
+        let woken = Arc::new(AtomicUsize::new(0));
+        let mut waits: Vec<EventWait<'_>> = (0..5).map(|_| event.wait()).collect();
+        for (i, wait) in waits.iter_mut().enumerate() {
+            let woken = woken.clone();
+            let w = match i {
+                0 => waker(|| panic!("first")),
+                2 => waker(|| panic!("third")),
+                _ => waker(move || {
+                    woken.fetch_add(1, Ordering::SeqCst);
+                }),
+            };
+            assert!(poll_with(wait, &w).is_pending());
+        }
+        let err = catch_unwind(AssertUnwindSafe(|| event.set())).unwrap_err();
+        assert_eq!(err.downcast_ref::<&str>(), Some(&"first"));
+        assert_eq!(
+            woken.load(Ordering::SeqCst),
+            3,
+            "each non-panicking waker once"
+        );
+        for wait in &mut waits {
+            assert_eq!(poll_once(wait), Poll::Ready(()));
+        }
+    });
+}
+
 #[test]
 fn panicking_waker_semaphore() {
     guarded(|| {
