@@ -59,6 +59,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::task::{Context, Waker};
 use std::time::Instant;
 
@@ -122,22 +123,31 @@ impl Owned {
 }
 
 /// A clone of the caller's waker, taken before any lock, ready to be stored.
-pub(crate) struct NewWaker {
-    waker: Owned,
-    key: WakerKey,
-    /// A blocking wait's waker, not a task's (see [`Entry::is_thread`]).
-    thread: bool,
+///
+/// Just the waker, not optional (so that an `Option<NewWaker>` is 16 bytes,
+/// passed and returned in registers): what the list records with it — its
+/// [`WakerKey`] and whether it is a thread's — is read off it when it is
+/// stored. A bigger value (a tag, the key and the flag beside the waker)
+/// built before the lock went through the stack on its way into the entry,
+/// and its copy stalled on store forwarding on every registration (perf
+/// annotate, bounded(1) queue between two tasks). Dropped unused, its
+/// waker's drop is deferred like every other ([`drop_deferred`]).
+pub(crate) struct NewWaker(ManuallyDrop<Waker>);
+
+impl Drop for NewWaker {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the waker is taken exactly once, here, and the field is
+        // never used again (`into_waker` skips this destructor).
+        drop_deferred(unsafe { ManuallyDrop::take(&mut self.0) });
+    }
 }
 
 impl NewWaker {
     /// Clones `cx`'s waker. Call it only while holding no lock.
     #[inline]
     pub(crate) fn of(cx: &Context<'_>) -> NewWaker {
-        NewWaker {
-            key: WakerKey::of(cx.waker()),
-            waker: Owned(Some(cx.waker().clone())),
-            thread: is_blocking_waker(cx.waker()),
-        }
+        NewWaker(ManuallyDrop::new(cx.waker().clone()))
     }
 
     /// Clones `cx`'s waker under a lock, if that is safe: only the
@@ -145,6 +155,22 @@ impl NewWaker {
     #[inline]
     pub(crate) fn if_own(cx: &Context<'_>) -> Option<NewWaker> {
         is_own_parker(cx.waker()).then(|| NewWaker::of(cx))
+    }
+
+    /// The waker to store, which waker it is, and whether it is a blocking
+    /// wait's (a thread's, see [`Entry::is_thread`]). The key is the
+    /// clone's: for the wakers of every executor, std's `Wake` and the
+    /// blocking driver that is the original's too; a waker whose clone has
+    /// another address merely looks changed on the next poll, which costs
+    /// a clone.
+    #[inline]
+    fn into_parts(self) -> (Owned, WakerKey, bool) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the waker is taken exactly
+        // once, here.
+        let waker = unsafe { ManuallyDrop::take(&mut this.0) };
+        let (key, thread) = (WakerKey::of(&waker), is_blocking_waker(&waker));
+        (Owned(Some(waker)), key, thread)
     }
 }
 
@@ -163,9 +189,8 @@ impl Ticket {
         if WakerKey::of(cx.waker()) == self.key {
             return None;
         }
-        let new = NewWaker::of(cx);
-        self.key = new.key;
-        Some(new)
+        self.key = WakerKey::of(cx.waker());
+        Some(NewWaker::of(cx))
     }
 
     /// The waiter's id: increasing in arrival order.
@@ -217,8 +242,9 @@ impl<P> Entry<P> {
     /// the lock is released.
     #[inline]
     pub(crate) fn set_waker(&mut self, new: NewWaker) {
-        self.waker = new.waker;
-        self.thread = new.thread;
+        let (waker, _, thread) = new.into_parts();
+        self.waker = waker;
+        self.thread = thread;
     }
 
     /// Whether this waiter is a blocking wait (a thread that sleeps in the
@@ -370,7 +396,7 @@ impl<P> WaitList<P> {
         let id = self.next_id;
         self.next_id += 1;
         let (waker, key, thread) = match waker {
-            Some(new) => (new.waker, new.key, new.thread),
+            Some(new) => new.into_parts(),
             None => (Owned(None), WakerKey::NONE, false),
         };
         self.entries.push_back(Entry {
