@@ -399,12 +399,21 @@ impl<P> WaitList<P> {
             Some(new) => new.into_parts(),
             None => (Owned(None), WakerKey::NONE, false),
         };
-        self.entries.push_back(Entry {
-            id,
-            waker,
-            passed_over: None,
-            thread,
-            payload,
+        // Built by `resize_with`'s closure, after the list has made room:
+        // an entry passed to `push_back` was built on the stack before its
+        // growing call and copied in with wider loads than the stores that
+        // built it, a store-forwarding stall on every registration (perf
+        // annotate, event ping-pong and bounded(1) queue between tasks).
+        let mut parts = Some((waker, thread, payload));
+        self.entries.resize_with(self.entries.len() + 1, || {
+            let (waker, thread, payload) = parts.take().expect("called once");
+            Entry {
+                id,
+                waker,
+                passed_over: None,
+                thread,
+                payload,
+            }
         });
         Ticket { id, key }
     }
@@ -515,9 +524,12 @@ impl<P> WaitList<P> {
         if n == 0 {
             return 0;
         }
-        for mut entry in self.entries.drain(..) {
+        // Woken in place, then cleared (see `Entry::into_payload`): moving
+        // each entry out to wake it stalled like a moved front entry did.
+        for entry in &mut self.entries {
             entry.waker.wake();
         }
+        self.entries.clear();
         n
     }
 
