@@ -399,21 +399,42 @@ impl<P> WaitList<P> {
             Some(new) => new.into_parts(),
             None => (Owned(None), WakerKey::NONE, false),
         };
-        // Built by `resize_with`'s closure, after the list has made room:
-        // an entry passed to `push_back` was built on the stack before its
-        // growing call and copied in with wider loads than the stores that
-        // built it, a store-forwarding stall on every registration (perf
-        // annotate, event ping-pong and bounded(1) queue between tasks).
-        let mut parts = Some((waker, thread, payload));
-        self.entries.resize_with(self.entries.len() + 1, || {
-            let (waker, thread, payload) = parts.take().expect("called once");
-            Entry {
-                id,
-                waker,
-                passed_over: None,
-                thread,
-                payload,
-            }
+        if self.entries.len() == self.entries.capacity() {
+            return self.push_growing(id, waker, thread, payload, key);
+        }
+        // Known to have room here (the same test as `push_back`'s), so
+        // that no growing call sits between building the entry and
+        // writing it, and it is written into its slot: built on the stack
+        // before such a call, it was copied in with wider loads than the
+        // stores that built it, a store-forwarding stall on every
+        // registration (perf annotate: event ping-pong, bounded(1) queue).
+        self.entries.push_back(Entry {
+            id,
+            waker,
+            passed_over: None,
+            thread,
+            payload,
+        });
+        Ticket { id, key }
+    }
+
+    /// [`push`](WaitList::push) when the list must grow first.
+    #[cold]
+    #[inline(never)]
+    fn push_growing(
+        &mut self,
+        id: u64,
+        waker: Owned,
+        thread: bool,
+        payload: P,
+        key: WakerKey,
+    ) -> Ticket {
+        self.entries.push_back(Entry {
+            id,
+            waker,
+            passed_over: None,
+            thread,
+            payload,
         });
         Ticket { id, key }
     }
@@ -472,6 +493,9 @@ impl<P> WaitList<P> {
     #[inline]
     pub(crate) fn remove(&mut self, ticket: &Ticket) -> Option<(P, bool)> {
         let i = self.position(ticket.id)?;
+        // Its waker, if any, leaves first and drops (deferred) at the end;
+        // the entry then leaves without one (see `Entry::into_payload`).
+        let waker = Owned(self.entries.get_mut(i)?.waker.0.take());
         // The front is the common case, and `pop_front` skips the general
         // removal's shifting.
         let entry = if i == 0 {
@@ -479,8 +503,8 @@ impl<P> WaitList<P> {
         } else {
             self.entries.remove(i)?
         };
-        // The entry's waker drops (deferred) here.
-        Some((entry.payload, i == 0))
+        drop(waker);
+        Some((entry.into_payload(), i == 0))
     }
 
     /// Removes the oldest waiter and wakes it (deferred); returns its
