@@ -258,25 +258,6 @@ impl<P> Entry<P> {
         self.id
     }
 
-    /// The payload of an entry already woken in place ([`Entry::wake`]),
-    /// leaving the list.
-    ///
-    /// Why not just drop the rest: the waker's destructor must look at the
-    /// waker field, so the compiler copied the whole entry out of the list
-    /// through the stack with wide stores and read that field back across
-    /// two of them, a store-forwarding stall that cost more than the rest
-    /// of a wake (perf annotate, bounded(1) queue between two tasks). The
-    /// caller has just taken the waker (`wake`), so there is nothing to
-    /// drop, and forgetting the empty `Owned` lets the compiler read the
-    /// payload alone.
-    #[inline(always)]
-    fn into_payload(self) -> P {
-        let Entry { waker, payload, .. } = self;
-        debug_assert!(waker.0.is_none(), "woken before it leaves");
-        std::mem::forget(waker);
-        payload
-    }
-
     /// See [`WaitList::pass_over_front`].
     fn pass_over(&mut self, fairness: Fairness) -> bool {
         match fairness {
@@ -491,39 +472,67 @@ impl<P> WaitList<P> {
     /// Returns its payload and whether it was the front, or `None` if it was
     /// no longer in the list.
     #[inline]
-    pub(crate) fn remove(&mut self, ticket: &Ticket) -> Option<(P, bool)> {
+    pub(crate) fn remove(&mut self, ticket: &Ticket) -> Option<(P, bool)>
+    where
+        P: Copy,
+    {
         let i = self.position(ticket.id)?;
-        // Its waker, if any, leaves first and drops (deferred) at the end;
-        // the entry then leaves without one (see `Entry::into_payload`).
+        // Its waker, if any, leaves first and drops (deferred) at the end.
         let waker = Owned(self.entries.get_mut(i)?.waker.0.take());
-        // The front is the common case, and `pop_front` skips the general
-        // removal's shifting.
-        let entry = if i == 0 {
-            self.entries.pop_front()?
-        } else {
-            self.entries.remove(i)?
-        };
+        let payload = self.leave(i)?;
         drop(waker);
-        Some((entry.into_payload(), i == 0))
+        Some((payload, i == 0))
     }
 
     /// Removes the oldest waiter and wakes it (deferred); returns its
     /// payload.
     #[inline]
-    pub(crate) fn wake_front(&mut self) -> Option<P> {
-        self.entries.front_mut()?.waker.wake();
-        self.entries.pop_front().map(Entry::into_payload)
+    pub(crate) fn wake_front(&mut self) -> Option<P>
+    where
+        P: Copy,
+    {
+        self.wake_at(0)
     }
 
     /// Removes the waiter at position `i` (oldest first) and wakes it
     /// (deferred); returns its payload.
     #[inline]
-    pub(crate) fn wake_at(&mut self, i: usize) -> Option<P> {
-        if i == 0 {
-            return self.wake_front();
-        }
+    pub(crate) fn wake_at(&mut self, i: usize) -> Option<P>
+    where
+        P: Copy,
+    {
         self.entries.get_mut(i)?.waker.wake();
-        self.entries.remove(i).map(Entry::into_payload)
+        self.leave(i)
+    }
+
+    /// Takes entry `i`, whose waker is gone (woken or taken), out of the
+    /// list, and returns its payload.
+    ///
+    /// The payload is read where the entry is, and what leaves the list is
+    /// forgotten: nothing in it owns anything (no waker, a `Copy` payload,
+    /// plain ids and times). Moving the entry out and reading it, or
+    /// dropping it (the waker's destructor looks at its field), made the
+    /// compiler copy the whole entry through the stack with wide stores and
+    /// read fields back across two of them, a store-forwarding stall that
+    /// cost more than the rest of a wake (perf annotate: bounded(1) queue
+    /// and barrier between tasks).
+    #[inline(always)]
+    fn leave(&mut self, i: usize) -> Option<P>
+    where
+        P: Copy,
+    {
+        let entry = self.entries.get(i)?;
+        debug_assert!(entry.waker.0.is_none(), "its waker leaves first");
+        let payload = entry.payload;
+        // The front is the common case, and `pop_front` skips the general
+        // removal's shifting.
+        let left = if i == 0 {
+            self.entries.pop_front()
+        } else {
+            self.entries.remove(i)
+        };
+        std::mem::forget(left);
+        Some(payload)
     }
 
     /// The position of the oldest waiter for which `pred` holds, and that
@@ -548,8 +557,8 @@ impl<P> WaitList<P> {
         if n == 0 {
             return 0;
         }
-        // Woken in place, then cleared (see `Entry::into_payload`): moving
-        // each entry out to wake it stalled like a moved front entry did.
+        // Woken in place, then cleared (see `leave`): moving each entry out
+        // to wake it stalled like a moved front entry did.
         for entry in &mut self.entries {
             entry.waker.wake();
         }
