@@ -631,7 +631,7 @@ fn run_deferred(pending: u8) {
             let mut left = wakes.drain(..);
             // One `catch_unwind` for the batch, entered again after a panic
             // for the wakers left (the one that panicked was consumed): one
-            // per waker made each go through the stack on its way to `wake`.
+            // per waker makes each go through the stack on its way to `wake`.
             while let Err(payload) =
                 catch_unwind(AssertUnwindSafe(|| left.by_ref().for_each(Waker::wake)))
             {

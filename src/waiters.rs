@@ -128,8 +128,8 @@ impl Owned {
 /// passed and returned in registers): what the list records with it — its
 /// [`WakerKey`] and whether it is a thread's — is read off it when it is
 /// stored. A bigger value (a tag, the key and the flag beside the waker)
-/// built before the lock went through the stack on its way into the entry,
-/// and its copy stalled on store forwarding on every registration (perf
+/// built before the lock goes through the stack on its way into the entry,
+/// and its copy stalls on store forwarding on every registration (perf
 /// annotate, bounded(1) queue between two tasks). Dropped unused, its
 /// waker's drop is deferred like every other ([`drop_deferred`]).
 pub(crate) struct NewWaker(ManuallyDrop<Waker>);
@@ -138,7 +138,7 @@ impl Drop for NewWaker {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the waker is taken exactly once, here, and the field is
-        // never used again (`into_waker` skips this destructor).
+        // never used again (`into_parts` skips this destructor).
         drop_deferred(unsafe { ManuallyDrop::take(&mut self.0) });
     }
 }
@@ -385,10 +385,10 @@ impl<P> WaitList<P> {
         }
         // Known to have room here (the same test as `push_back`'s), so
         // that no growing call sits between building the entry and
-        // writing it, and it is written into its slot: built on the stack
-        // before such a call, it was copied in with wider loads than the
-        // stores that built it, a store-forwarding stall on every
-        // registration (perf annotate: event ping-pong, bounded(1) queue).
+        // writing it, which lets the compiler write it into its slot. An
+        // entry built on the stack before such a call is copied in with
+        // wider loads than the stores that built it: a store-forwarding
+        // stall on every registration (perf annotate, event ping-pong).
         self.entries.push_back(Entry {
             id,
             waker,
@@ -511,10 +511,10 @@ impl<P> WaitList<P> {
     /// The payload is read where the entry is, and what leaves the list is
     /// forgotten: nothing in it owns anything (no waker, a `Copy` payload,
     /// plain ids and times). Moving the entry out and reading it, or
-    /// dropping it (the waker's destructor looks at its field), made the
+    /// dropping it (the waker's destructor looks at its field), makes the
     /// compiler copy the whole entry through the stack with wide stores and
     /// read fields back across two of them, a store-forwarding stall that
-    /// cost more than the rest of a wake (perf annotate: bounded(1) queue
+    /// costs more than the rest of a wake (perf annotate: bounded(1) queue
     /// and barrier between tasks).
     #[inline(always)]
     fn leave(&mut self, i: usize) -> Option<P>
@@ -558,7 +558,7 @@ impl<P> WaitList<P> {
             return 0;
         }
         // Woken in place, then cleared (see `leave`): moving each entry out
-        // to wake it stalled like a moved front entry did.
+        // to wake it stalls like moving out the front entry.
         for entry in &mut self.entries {
             entry.waker.wake();
         }
