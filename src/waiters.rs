@@ -59,7 +59,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::task::{Context, Waker};
 use std::time::Instant;
 
@@ -123,31 +122,22 @@ impl Owned {
 }
 
 /// A clone of the caller's waker, taken before any lock, ready to be stored.
-///
-/// Just the waker, not optional (so that an `Option<NewWaker>` is 16 bytes,
-/// passed and returned in registers): what the list records with it — its
-/// [`WakerKey`] and whether it is a thread's — is read off it when it is
-/// stored. A bigger value (a tag, the key and the flag beside the waker)
-/// built before the lock goes through the stack on its way into the entry,
-/// and its copy stalls on store forwarding on every registration (perf
-/// annotate, bounded(1) queue between two tasks). Dropped unused, its
-/// waker's drop is deferred like every other ([`drop_deferred`]).
-pub(crate) struct NewWaker(ManuallyDrop<Waker>);
-
-impl Drop for NewWaker {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the waker is taken exactly once, here, and the field is
-        // never used again (`into_parts` skips this destructor).
-        drop_deferred(unsafe { ManuallyDrop::take(&mut self.0) });
-    }
+pub(crate) struct NewWaker {
+    waker: Owned,
+    key: WakerKey,
+    /// A blocking wait's waker, not a task's (see [`Entry::is_thread`]).
+    thread: bool,
 }
 
 impl NewWaker {
     /// Clones `cx`'s waker. Call it only while holding no lock.
     #[inline]
     pub(crate) fn of(cx: &Context<'_>) -> NewWaker {
-        NewWaker(ManuallyDrop::new(cx.waker().clone()))
+        NewWaker {
+            key: WakerKey::of(cx.waker()),
+            waker: Owned(Some(cx.waker().clone())),
+            thread: is_blocking_waker(cx.waker()),
+        }
     }
 
     /// Clones `cx`'s waker under a lock, if that is safe: only the
@@ -155,22 +145,6 @@ impl NewWaker {
     #[inline]
     pub(crate) fn if_own(cx: &Context<'_>) -> Option<NewWaker> {
         is_own_parker(cx.waker()).then(|| NewWaker::of(cx))
-    }
-
-    /// The waker to store, which waker it is, and whether it is a blocking
-    /// wait's (a thread's, see [`Entry::is_thread`]). The key is the
-    /// clone's: for the wakers of every executor, std's `Wake` and the
-    /// blocking driver that is the original's too; a waker whose clone has
-    /// another address merely looks changed on the next poll, which costs
-    /// a clone.
-    #[inline]
-    fn into_parts(self) -> (Owned, WakerKey, bool) {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped, so the waker is taken exactly
-        // once, here.
-        let waker = unsafe { ManuallyDrop::take(&mut this.0) };
-        let (key, thread) = (WakerKey::of(&waker), is_blocking_waker(&waker));
-        (Owned(Some(waker)), key, thread)
     }
 }
 
@@ -189,8 +163,9 @@ impl Ticket {
         if WakerKey::of(cx.waker()) == self.key {
             return None;
         }
-        self.key = WakerKey::of(cx.waker());
-        Some(NewWaker::of(cx))
+        let new = NewWaker::of(cx);
+        self.key = new.key;
+        Some(new)
     }
 
     /// The waiter's id: increasing in arrival order.
@@ -242,9 +217,8 @@ impl<P> Entry<P> {
     /// the lock is released.
     #[inline]
     pub(crate) fn set_waker(&mut self, new: NewWaker) {
-        let (waker, _, thread) = new.into_parts();
-        self.waker = waker;
-        self.thread = thread;
+        self.waker = new.waker;
+        self.thread = new.thread;
     }
 
     /// Whether this waiter is a blocking wait (a thread that sleeps in the
@@ -377,7 +351,7 @@ impl<P> WaitList<P> {
         let id = self.next_id;
         self.next_id += 1;
         let (waker, key, thread) = match waker {
-            Some(new) => new.into_parts(),
+            Some(new) => (new.waker, new.key, new.thread),
             None => (Owned(None), WakerKey::NONE, false),
         };
         if self.entries.len() == self.entries.capacity() {
