@@ -550,6 +550,9 @@ struct Sections {
     /// Which queues have something queued: [`WAKES_PENDING`],
     /// [`OTHERS_PENDING`].
     pending: Cell<u8>,
+    /// How many of `WAKES`' slots the runs in progress on this thread have
+    /// claimed (see [`run_wakes`]).
+    claimed: Cell<usize>,
 }
 
 const WAKES_PENDING: u8 = 1;
@@ -566,10 +569,10 @@ enum Deferred {
 #[cfg(not(loom))]
 thread_local! {
     static SECTIONS: Sections = const {
-        Sections { depth: Cell::new(0), pending: Cell::new(0) }
+        Sections { depth: Cell::new(0), pending: Cell::new(0), claimed: Cell::new(0) }
     };
     /// Wakes queued while a section is open.
-    static WAKES: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    static WAKES: RefCell<Vec<Option<Waker>>> = const { RefCell::new(Vec::new()) };
     /// Drops and shielded wakes queued while a section is open.
     static OTHERS: RefCell<Vec<Deferred>> = const { RefCell::new(Vec::new()) };
 }
@@ -580,8 +583,9 @@ loom::thread_local! {
     static SECTIONS: Sections = Sections {
         depth: Cell::new(0),
         pending: Cell::new(0),
+        claimed: Cell::new(0),
     };
-    static WAKES: RefCell<Vec<Waker>> = RefCell::new(Vec::new());
+    static WAKES: RefCell<Vec<Option<Waker>>> = RefCell::new(Vec::new());
     static OTHERS: RefCell<Vec<Deferred>> = RefCell::new(Vec::new());
 }
 
@@ -624,24 +628,12 @@ impl Drop for WakeSection {
 #[inline(never)]
 fn run_deferred(pending: u8) {
     let mut panic = None;
-    // Taken out while they run (a re-entrant waker's own section queues on
-    // a fresh buffer), and given back afterwards.
     if pending & WAKES_PENDING != 0 {
-        if let Some(mut wakes) = take_queue(&WAKES) {
-            let mut left = wakes.drain(..);
-            // One `catch_unwind` for the batch, entered again after a panic
-            // for the wakers left (the one that panicked was consumed): one
-            // per waker makes each go through the stack on its way to `wake`.
-            while let Err(payload) =
-                catch_unwind(AssertUnwindSafe(|| left.by_ref().for_each(Waker::wake)))
-            {
-                panic.get_or_insert(payload);
-            }
-            drop(left);
-            give_back(&WAKES, wakes);
-        }
+        run_wakes(&mut panic);
     }
     if pending & OTHERS_PENDING != 0 {
+        // Taken out while they run (a re-entrant waker's own section queues
+        // on a fresh buffer), and given back afterwards.
         if let Some(mut others) = take_queue(&OTHERS) {
             for deferred in others.drain(..) {
                 let ran = catch_unwind(AssertUnwindSafe(|| match deferred {
@@ -661,6 +653,45 @@ fn run_deferred(pending: u8) {
             resume_unwind(payload);
         }
     }
+}
+
+/// Wakes the wakers queued by the section that just ended, in order,
+/// each taken out of its slot just before it runs (so that it runs with no
+/// borrow held); records the first panic in `panic` and goes on.
+///
+/// The queue stays where it is. Moving it out, as for `OTHERS`, copies its
+/// buffer pointer and length (the length written by the last `push` with
+/// a narrower store) with one wide load, and a `Drain` built field by field
+/// is read back the same way: store-forwarding stalls that cost more than
+/// the wake itself (perf annotate, bounded(1) queue between tasks).
+///
+/// A waker that re-enters a primitive ends a section of its own and runs
+/// this again, nested: `Sections::claimed` tells it where this run's
+/// wakers end, so that it wakes only those its own section queued after
+/// them (as the outer run's are not its business: they run once it
+/// returns), and it truncates the queue back to there when done.
+fn run_wakes(panic: &mut Option<Box<dyn std::any::Any + Send>>) {
+    let Ok(end) = WAKES.try_with(|q| q.borrow().len()) else {
+        return;
+    };
+    let start = SECTIONS.with(|s| s.claimed.replace(end));
+    let mut next = start;
+    // One `catch_unwind` for the batch, entered again after a panic for
+    // the wakers left (the one that panicked was consumed): one per waker
+    // makes each go through the stack on its way to `wake`.
+    while let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+        while next < end {
+            let waker = WAKES.try_with(|q| q.borrow_mut()[next].take());
+            next += 1;
+            if let Ok(Some(waker)) = waker {
+                waker.wake();
+            }
+        }
+    })) {
+        panic.get_or_insert(payload);
+    }
+    let _ = WAKES.try_with(|q| q.borrow_mut().truncate(start));
+    SECTIONS.with(|s| s.claimed.set(start));
 }
 
 type Queue<T> = RefCell<Vec<T>>;
@@ -726,7 +757,7 @@ pub(crate) fn wake_deferred(waker: Waker) {
     if !in_section() {
         return waker.wake();
     }
-    if let Some(waker) = push(&WAKES, WAKES_PENDING, waker) {
+    if let Some(Some(waker)) = push(&WAKES, WAKES_PENDING, Some(waker)) {
         waker.wake();
     }
 }

@@ -110,6 +110,48 @@ fn panicking_wakers_do_not_stop_the_wakes_after_them() {
     });
 }
 
+/// A waker whose `wake` re-enters another primitive and wakes a waiter
+/// there runs that wake inside its own call, and only that one: the wakers
+/// queued after it by the same `set()` run once it has returned, in order.
+#[test]
+fn a_reentrant_wake_runs_only_what_it_queued() {
+    guarded(|| {
+        let first = Arc::new(Event::new());
+        let second = Arc::new(Event::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let note = |what: &'static str| {
+            let log = log.clone();
+            move || log.lock().unwrap().push(what)
+        };
+        // Waits on `second`, woken from inside the first waker below.
+        let mut inner = second.wait();
+        assert!(poll_with(&mut inner, &waker(note("inner"))).is_pending());
+        let mut waits: Vec<EventWait<'_>> = (0..3).map(|_| first.wait()).collect();
+        let (log2, second2) = (log.clone(), second.clone());
+        let wakers = [
+            waker(move || {
+                log2.lock().unwrap().push("a begins");
+                second2.set();
+                log2.lock().unwrap().push("a ends");
+            }),
+            waker(note("b")),
+            waker(note("c")),
+        ];
+        for (wait, w) in waits.iter_mut().zip(&wakers) {
+            assert!(poll_with(wait, w).is_pending());
+        }
+        first.set();
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["a begins", "inner", "a ends", "b", "c"]
+        );
+        for wait in &mut waits {
+            assert_eq!(poll_once(wait), Poll::Ready(()));
+        }
+        assert_eq!(poll_once(&mut inner), Poll::Ready(()));
+    });
+}
+
 #[test]
 fn panicking_waker_semaphore() {
     guarded(|| {
