@@ -649,14 +649,14 @@ impl WaitOp<'_> {
         }
         if state.tripping {
             // Under the lock: the trip ends under it too.
-            self.phase = Phase::Entering(state.entry.push(waker(), ()));
+            self.phase = Phase::Entering(state.entry.push(waker(), cx, ()));
             return None;
         }
         state.count += 1;
         barrier.note_count(state.count);
         if state.count < barrier.parties {
             // Under the lock, so the slots are in arrival order.
-            self.phase = Phase::Arrived(state.slots.push(waker(), None));
+            self.phase = Phase::Arrived(state.slots.push(waker(), cx, None));
             return None;
         }
         Some(self.trip(state))
@@ -736,7 +736,7 @@ impl WaitOp<'_> {
                 // Still parked behind a trip in progress? Else arrive now.
                 let fresh = ticket.fresh(cx);
                 let mut state = lock(&self.barrier.state);
-                !state.entry.still_waiting(ticket, fresh)
+                !state.entry.still_waiting(ticket, fresh, cx)
             }
             Phase::Arrived(ticket) => {
                 let fresh = ticket.fresh(cx);
@@ -751,7 +751,7 @@ impl WaitOp<'_> {
                     self.phase = Phase::Done;
                     return Some(Poll::Ready(Self::outcome(outcome)));
                 }
-                state.slots.still_waiting(ticket, fresh);
+                state.slots.still_waiting(ticket, fresh, cx);
                 false
             }
             Phase::Done => unreachable!("barrier wait polled after completion"),

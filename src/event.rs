@@ -348,7 +348,7 @@ impl Op for WaitOp<'_> {
                 // Cloned before the mutex is taken (user code).
                 let new = NewWaker::of(cx);
                 let mut waiters = lock(&event.waiters);
-                self.ticket = Some(waiters.push(Some(new), ()));
+                self.ticket = Some(waiters.push(Some(new), cx, ()));
                 // Relaxed: the fence below orders it before the re-check.
                 event.queued.fetch_add(1, Ordering::Relaxed);
                 waiters
@@ -357,7 +357,7 @@ impl Op for WaitOp<'_> {
                 // A new waker, if it changed, cloned before the mutex too.
                 let fresh = ticket.fresh(cx);
                 let mut waiters = lock(&event.waiters);
-                if !waiters.still_waiting(ticket, fresh) {
+                if !waiters.still_waiting(ticket, fresh, cx) {
                     // Removed by a `set()` that did not release us (module
                     // docs): queue again, as a first wait.
                     drop(waiters);

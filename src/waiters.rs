@@ -57,8 +57,8 @@
 //! over nobody has taken anything ahead of it, so "not overtaken for longer
 //! than the bound" is exactly what the bound then guarantees.
 
-use std::collections::VecDeque;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::task::{Context, Waker};
 use std::time::Instant;
 
@@ -122,22 +122,35 @@ impl Owned {
 }
 
 /// A clone of the caller's waker, taken before any lock, ready to be stored.
-pub(crate) struct NewWaker {
-    waker: Owned,
-    key: WakerKey,
-    /// A blocking wait's waker, not a task's (see [`Entry::is_thread`]).
-    thread: bool,
+///
+/// Just the waker (so that an `Option<NewWaker>` is 16 bytes, passed and
+/// returned in registers): what the list records with it, its
+/// [`WakerKey`] and whether it is a thread's, is read off the *caller's*
+/// waker when it is stored, which is why storing takes the `Context` it
+/// was cloned from. A bigger value (a tag, the key and the flag beside the
+/// waker) built before the lock goes through the stack on its way into the
+/// entry, and its copy stalls on store forwarding on every registration
+/// (perf annotate, bounded(1) queue between two tasks). Both are read off
+/// the original, not the clone: a clone's vtable may sit at another
+/// address (Miri gives each use of a constant its own), and the blocking
+/// driver's waker is recognised by its addresses. Dropped unused, its
+/// waker's drop is deferred like every other ([`drop_deferred`]).
+pub(crate) struct NewWaker(ManuallyDrop<Waker>);
+
+impl Drop for NewWaker {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the waker is taken exactly once, here, and the field is
+        // never used again (`into_parts` skips this destructor).
+        drop_deferred(unsafe { ManuallyDrop::take(&mut self.0) });
+    }
 }
 
 impl NewWaker {
     /// Clones `cx`'s waker. Call it only while holding no lock.
     #[inline]
     pub(crate) fn of(cx: &Context<'_>) -> NewWaker {
-        NewWaker {
-            key: WakerKey::of(cx.waker()),
-            waker: Owned(Some(cx.waker().clone())),
-            thread: is_blocking_waker(cx.waker()),
-        }
+        NewWaker(ManuallyDrop::new(cx.waker().clone()))
     }
 
     /// Clones `cx`'s waker under a lock, if that is safe: only the
@@ -145,6 +158,23 @@ impl NewWaker {
     #[inline]
     pub(crate) fn if_own(cx: &Context<'_>) -> Option<NewWaker> {
         is_own_parker(cx.waker()).then(|| NewWaker::of(cx))
+    }
+
+    /// The waker to store, which waker it is, and whether it is a blocking
+    /// wait's (a thread's, see [`Entry::is_thread`]), the last two read off
+    /// `cx`'s waker, the one it was cloned from.
+    #[inline]
+    fn into_parts(self, cx: &Context<'_>) -> (Owned, WakerKey, bool) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the waker is taken exactly
+        // once, here.
+        let waker = unsafe { ManuallyDrop::take(&mut this.0) };
+        let original = cx.waker();
+        (
+            Owned(Some(waker)),
+            WakerKey::of(original),
+            is_blocking_waker(original),
+        )
     }
 }
 
@@ -163,9 +193,8 @@ impl Ticket {
         if WakerKey::of(cx.waker()) == self.key {
             return None;
         }
-        let new = NewWaker::of(cx);
-        self.key = new.key;
-        Some(new)
+        self.key = WakerKey::of(cx.waker());
+        Some(NewWaker::of(cx))
     }
 
     /// The waiter's id: increasing in arrival order.
@@ -213,12 +242,13 @@ impl<P> Entry<P> {
         self.waker.0.is_some()
     }
 
-    /// Stores `new` (cloned before the lock); a replaced waker drops after
-    /// the lock is released.
+    /// Stores `new` (cloned from `cx` before the lock); a replaced waker
+    /// drops after the lock is released.
     #[inline]
-    pub(crate) fn set_waker(&mut self, new: NewWaker) {
-        self.waker = new.waker;
-        self.thread = new.thread;
+    pub(crate) fn set_waker(&mut self, new: NewWaker, cx: &Context<'_>) {
+        let (waker, _, thread) = new.into_parts(cx);
+        self.waker = waker;
+        self.thread = thread;
     }
 
     /// Whether this waiter is a blocking wait (a thread that sleeps in the
@@ -251,7 +281,14 @@ impl<P> Entry<P> {
 
 /// The waiters of one primitive (or of one side of it), oldest first.
 pub(crate) struct WaitList<P> {
-    entries: VecDeque<Entry<P>>,
+    /// The waiters are `entries[head..]`. The ones before `head` have left
+    /// the list: each has no waker and owns nothing (see
+    /// [`leave`](WaitList::leave)), and they are dropped when the list
+    /// empties or makes room. A `Vec` rather than a `VecDeque`, so that a
+    /// new entry is written straight into its slot (see
+    /// [`push`](WaitList::push)).
+    entries: Vec<Entry<P>>,
+    head: usize,
     next_id: u64,
     fairness: Fairness,
 }
@@ -264,7 +301,8 @@ impl<P> WaitList<P> {
 
     pub(crate) const fn with_fairness(fairness: Fairness) -> Self {
         WaitList {
-            entries: VecDeque::new(),
+            entries: Vec::new(),
+            head: 0,
             next_id: 0,
             fairness,
         }
@@ -290,7 +328,7 @@ impl<P> WaitList<P> {
     /// only for a bound that is neither zero nor strict.
     pub(crate) fn pass_over_front(&mut self) -> bool {
         let fairness = self.fairness;
-        match self.entries.front_mut() {
+        match self.front_mut() {
             Some(entry) => entry.pass_over(fairness),
             None => false,
         }
@@ -310,7 +348,7 @@ impl<P> WaitList<P> {
     /// Whether the front waiter has been passed over for longer than the
     /// bound (always, in strict mode), i.e. whether handing off must go on.
     pub(crate) fn front_past_bound(&self) -> bool {
-        match self.entries.front() {
+        match self.front() {
             None => false,
             Some(_) if self.fairness.is_strict() => true,
             Some(front) => front
@@ -322,15 +360,26 @@ impl<P> WaitList<P> {
     /// Whether `ticket`'s waiter is the front of the line.
     #[inline]
     pub(crate) fn is_front(&self, ticket: &Ticket) -> bool {
-        self.entries.front().is_some_and(|e| e.id == ticket.id)
+        self.front().is_some_and(|e| e.id == ticket.id)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() - self.head
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == self.head
+    }
+
+    /// The waiters, oldest first.
+    #[inline]
+    fn live(&self) -> &[Entry<P>] {
+        &self.entries[self.head..]
+    }
+
+    #[inline]
+    fn live_mut(&mut self) -> &mut [Entry<P>] {
+        &mut self.entries[self.head..]
     }
 
     /// The id the next waiter to join will get.
@@ -338,7 +387,8 @@ impl<P> WaitList<P> {
         self.next_id
     }
 
-    /// Joins the back of the line with `waker` and `payload`.
+    /// Joins the back of the line with `waker` (cloned from `cx`) and
+    /// `payload`.
     ///
     /// `waker` may be `None` when a waiter found it had to wait only once
     /// it held the lock, where it may not clone: it then takes its place in
@@ -347,94 +397,98 @@ impl<P> WaitList<P> {
     /// `Pending` ([`Ticket::has_waker`]). Until then it cannot be woken,
     /// which is harmless: it is still running, and looks at its entry again.
     #[inline]
-    pub(crate) fn push(&mut self, waker: Option<NewWaker>, payload: P) -> Ticket {
+    pub(crate) fn push(&mut self, waker: Option<NewWaker>, cx: &Context<'_>, payload: P) -> Ticket {
         let id = self.next_id;
         self.next_id += 1;
         let (waker, key, thread) = match waker {
-            Some(new) => (new.waker, new.key, new.thread),
+            Some(new) => new.into_parts(cx),
             None => (Owned(None), WakerKey::NONE, false),
         };
         if self.entries.len() == self.entries.capacity() {
-            return self.push_growing(id, waker, thread, payload, key);
+            self.make_room();
         }
-        // Known to have room here (the same test as `push_back`'s), so
-        // that no growing call sits between building the entry and
-        // writing it, which lets the compiler write it into its slot. An
-        // entry built on the stack before such a call is copied in with
-        // wider loads than the stores that built it: a store-forwarding
-        // stall on every registration (perf annotate, event ping-pong).
-        self.entries.push_back(Entry {
+        let len = self.entries.len();
+        // Written straight into its slot, with no call between building the
+        // entry and writing it: an entry built on the stack first (as
+        // `VecDeque::push_back` does, around its call to grow) is copied in
+        // with wider loads than the stores that built it, a store-forwarding
+        // stall on every registration (perf annotate, bounded(1) queue and
+        // event ping-pong between tasks).
+        self.entries.spare_capacity_mut()[0].write(Entry {
             id,
             waker,
             passed_over: None,
             thread,
             payload,
         });
+        // SAFETY: the slot at `len`, within capacity, was just initialised.
+        unsafe { self.entries.set_len(len + 1) };
         Ticket { id, key }
     }
 
-    /// [`push`](WaitList::push) when the list must grow first.
+    /// Room for one more entry: the entries that left the list are dropped
+    /// (and the waiters moved to the front) if they are at least half of
+    /// it, else the buffer grows. Either way each entry is moved at most a
+    /// constant number of times on average.
     #[cold]
     #[inline(never)]
-    fn push_growing(
-        &mut self,
-        id: u64,
-        waker: Owned,
-        thread: bool,
-        payload: P,
-        key: WakerKey,
-    ) -> Ticket {
-        self.entries.push_back(Entry {
-            id,
-            waker,
-            passed_over: None,
-            thread,
-            payload,
-        });
-        Ticket { id, key }
+    fn make_room(&mut self) {
+        if self.head > 0 && self.head >= self.entries.len() / 2 {
+            self.entries.drain(..self.head);
+            self.head = 0;
+        } else {
+            self.entries.reserve(1);
+        }
     }
 
     #[inline]
     fn position(&self, id: u64) -> Option<usize> {
         // Ids increase along the list; the front is the common case, and
         // an id older than the front's has left the list.
-        let front = self.entries.front()?;
+        let front = self.front()?;
         if front.id == id {
             Some(0)
         } else if id < front.id {
             None
         } else {
-            self.entries.binary_search_by_key(&id, |e| e.id).ok()
+            self.live().binary_search_by_key(&id, |e| e.id).ok()
         }
     }
 
     /// The oldest waiter, if any.
+    #[inline]
     pub(crate) fn front(&self) -> Option<&Entry<P>> {
-        self.entries.front()
+        self.entries.get(self.head)
     }
 
     /// The oldest waiter, if any, for an in-place wake.
+    #[inline]
     pub(crate) fn front_mut(&mut self) -> Option<&mut Entry<P>> {
-        self.entries.front_mut()
+        self.entries.get_mut(self.head)
     }
 
     /// The entry of `ticket`'s waiter, if it is still in the list.
     #[inline]
     pub(crate) fn get_mut(&mut self, ticket: &Ticket) -> Option<&mut Entry<P>> {
         let i = self.position(ticket.id)?;
-        self.entries.get_mut(i)
+        self.live_mut().get_mut(i)
     }
 
     /// Whether `ticket`'s waiter is still in the list; if so it now holds
-    /// `fresh` (from [`Ticket::fresh`]), if any. The replaced or unused
-    /// waker is dropped after the lock is released.
+    /// `fresh` (from [`Ticket::fresh`] with `cx`), if any. The replaced or
+    /// unused waker is dropped after the lock is released.
     #[inline]
-    pub(crate) fn still_waiting(&mut self, ticket: &Ticket, fresh: Option<NewWaker>) -> bool {
+    pub(crate) fn still_waiting(
+        &mut self,
+        ticket: &Ticket,
+        fresh: Option<NewWaker>,
+        cx: &Context<'_>,
+    ) -> bool {
         match self.get_mut(ticket) {
             Some(entry) => {
                 if let Some(new) = fresh {
                     // The old waker drops (deferred) with the replaced value.
-                    entry.set_waker(new);
+                    entry.set_waker(new, cx);
                 }
                 true
             }
@@ -452,7 +506,7 @@ impl<P> WaitList<P> {
     {
         let i = self.position(ticket.id)?;
         // Its waker, if any, leaves first and drops (deferred) at the end.
-        let waker = Owned(self.entries.get_mut(i)?.waker.0.take());
+        let waker = Owned(self.live_mut().get_mut(i)?.waker.0.take());
         let payload = self.leave(i)?;
         drop(waker);
         Some((payload, i == 0))
@@ -475,38 +529,55 @@ impl<P> WaitList<P> {
     where
         P: Copy,
     {
-        self.entries.get_mut(i)?.waker.wake();
+        self.live_mut().get_mut(i)?.waker.wake();
         self.leave(i)
     }
 
     /// Takes entry `i`, whose waker is gone (woken or taken), out of the
     /// list, and returns its payload.
     ///
-    /// The payload is read where the entry is, and what leaves the list is
-    /// forgotten: nothing in it owns anything (no waker, a `Copy` payload,
-    /// plain ids and times). Moving the entry out and reading it, or
-    /// dropping it (the waker's destructor looks at its field), makes the
-    /// compiler copy the whole entry through the stack with wide stores and
-    /// read fields back across two of them, a store-forwarding stall that
-    /// costs more than the rest of a wake (perf annotate: bounded(1) queue
-    /// and barrier between tasks).
+    /// The payload is read where the entry is, and the front entry (the
+    /// common case) is not moved at all: it stays behind `head`, owning
+    /// nothing (no waker, a `Copy` payload, plain ids and times). Moving
+    /// the entry out and reading it, or dropping it (the waker's destructor
+    /// looks at its field), makes the compiler copy the whole entry through
+    /// the stack with wide stores and read fields back across two of them,
+    /// a store-forwarding stall that costs more than the rest of a wake
+    /// (perf annotate: bounded(1) queue and barrier between tasks).
     #[inline(always)]
     fn leave(&mut self, i: usize) -> Option<P>
     where
         P: Copy,
     {
-        let entry = self.entries.get(i)?;
+        let entry = self.live().get(i)?;
         debug_assert!(entry.waker.0.is_none(), "its waker leaves first");
         let payload = entry.payload;
-        // The front is the common case, and `pop_front` skips the general
-        // removal's shifting.
-        let left = if i == 0 {
-            self.entries.pop_front()
+        if i == 0 {
+            self.head += 1;
+            if self.head == self.entries.len() {
+                // Empty: start again at the front of the buffer.
+                self.clear();
+            }
         } else {
-            self.entries.remove(i)
-        };
-        std::mem::forget(left);
+            drop(self.entries.remove(self.head + i));
+        }
         Some(payload)
+    }
+
+    /// Empties the buffer once every entry in it has left the list (or been
+    /// woken: none has a waker left).
+    #[inline]
+    fn clear(&mut self)
+    where
+        P: Copy,
+    {
+        debug_assert!(self.entries.iter().all(|e| e.waker.0.is_none()));
+        // SAFETY: shortening a `Vec` only forgets the entries past the new
+        // length, and these own nothing (no waker; ids, times and a `Copy`
+        // payload). `clear()` would run their destructors out of line, a
+        // loop that finds nothing to do, on every wake that empties the list.
+        unsafe { self.entries.set_len(0) };
+        self.head = 0;
     }
 
     /// The position of the oldest waiter for which `pred` holds, and that
@@ -517,39 +588,42 @@ impl<P> WaitList<P> {
         mut pred: impl FnMut(&Entry<P>) -> bool,
     ) -> Option<(usize, &mut Entry<P>)> {
         // Nearly always the front: looked at before any search.
-        let i = match self.entries.front() {
+        let i = match self.front() {
             Some(front) if pred(front) => 0,
-            _ => self.entries.iter().position(pred)?,
+            _ => self.live().iter().position(pred)?,
         };
-        Some((i, &mut self.entries[i]))
+        Some((i, &mut self.live_mut()[i]))
     }
 
     /// Removes and wakes (deferred) every waiter; returns how many there
     /// were. Keeps the list's buffer for the next waiters.
-    pub(crate) fn wake_all(&mut self) -> usize {
-        let n = self.entries.len();
+    pub(crate) fn wake_all(&mut self) -> usize
+    where
+        P: Copy,
+    {
+        let n = self.len();
         if n == 0 {
             return 0;
         }
         // Woken in place, then cleared (see `leave`): moving each entry out
         // to wake it stalls like moving out the front entry.
-        for entry in &mut self.entries {
+        for entry in self.live_mut() {
             entry.waker.wake();
         }
-        self.entries.clear();
+        self.clear();
         n
     }
 
     /// Every waiter, oldest first, for in-place updates ([`Entry::wake`]).
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry<P>> {
-        self.entries.iter_mut()
+        self.live_mut().iter_mut()
     }
 }
 
 impl<P> fmt::Debug for WaitList<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitList")
-            .field("waiting", &self.entries.len())
+            .field("waiting", &self.len())
             .finish()
     }
 }

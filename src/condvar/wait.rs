@@ -147,13 +147,13 @@ impl<'a, T: ?Sized, F: FnMut(&mut T) -> bool> Op for WaitOp<'a, T, F> {
                     // is cloned before the list's lock is taken (only the
                     // caller's own mutex is held).
                     let waker = NewWaker::of(cx);
-                    let ticket = lock(&self.condvar.waiters).push(Some(waker), ());
+                    let ticket = lock(&self.condvar.waiters).push(Some(waker), cx, ());
                     self.phase = Phase::Waiting(ticket);
                     drop(guard);
                 }
                 Phase::Waiting(mut ticket) => {
                     let fresh = ticket.fresh(cx);
-                    if lock(&self.condvar.waiters).still_waiting(&ticket, fresh) {
+                    if lock(&self.condvar.waiters).still_waiting(&ticket, fresh, cx) {
                         self.phase = Phase::Waiting(ticket);
                         return Poll::Pending;
                     }

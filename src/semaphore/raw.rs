@@ -473,7 +473,7 @@ impl RawSemaphore {
     /// The slow path of an acquire: under the mutex, take the permits if
     /// nobody is queued and enough are available, else join the queue with
     /// `waker` (cloned before the mutex was taken).
-    fn take_or_enqueue(&self, n: usize, waker: NewWaker) -> Enqueue {
+    fn take_or_enqueue(&self, n: usize, waker: NewWaker, cx: &Context<'_>) -> Enqueue {
         let mut waiters = lock(&self.waiters);
         // Relaxed: only feeds the compare-exchanges.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -512,7 +512,7 @@ impl RawSemaphore {
                 Err(actual) => state = actual,
             }
         }
-        Enqueue::Queued(waiters.list.push(Some(waker), n))
+        Enqueue::Queued(waiters.list.push(Some(waker), cx, n))
     }
 
     /// Polls queued waiter `ticket`: its outcome if it has left the queue,
@@ -540,7 +540,7 @@ impl RawSemaphore {
                 return Some(waiters.outcome(ticket));
             };
             if let Some(new) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
-                entry.set_waker(new);
+                entry.set_waker(new, cx);
             }
             if entry.has_waker() {
                 return None;
@@ -726,7 +726,7 @@ impl<S: Deref<Target = Semaphore> + Clone> Op for AcquireOp<S> {
                     Err(AcquireTimeoutError::ExceedsBound)
                 } else {
                     // Cloned before the mutex is taken (user code).
-                    match raw.take_or_enqueue(self.n, NewWaker::of(cx)) {
+                    match raw.take_or_enqueue(self.n, NewWaker::of(cx), cx) {
                         Enqueue::Taken => Ok(()),
                         Enqueue::Closed => Err(AcquireTimeoutError::Closed),
                         Enqueue::Queued(ticket) => {

@@ -66,7 +66,7 @@ fn try_or_wait<T, R, P: Default>(
         Some(out) => Ok(out),
         None => {
             let waker = waker.or_else(|| NewWaker::if_own(cx));
-            Err(line(&mut state).push(waker, P::default()))
+            Err(line(&mut state).push(waker, cx, P::default()))
         }
     }
 }
@@ -86,6 +86,7 @@ type FreeOf<T> = fn(&State<T>) -> usize;
 /// [`WaitList::pass_over`]); past the bound, its side switches to handoff
 /// mode. It then needs a waker again: its own thread's is cloned under the
 /// lock, any other outside it, in a second round that looks again.
+#[inline(always)]
 fn claim<'a, T>(
     core: &'a Core<T>,
     ticket: &mut Ticket,
@@ -118,7 +119,7 @@ fn claim<'a, T>(
         }
         let entry = s.waiting.get_mut(ticket).expect("still queued");
         if let Some(new) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
-            entry.set_waker(new);
+            entry.set_waker(new, cx);
         }
         if entry.has_waker() {
             return None;
@@ -145,6 +146,7 @@ fn first_attempt<R>(attempt: Result<R, Ticket>, waiting: &mut Option<Ticket>) ->
 
 /// [`claim`] for the queued waiter in `waiting`, which it clears once the
 /// waiter holds a reservation.
+#[inline(always)]
 fn claim_queued<'a, T>(
     core: &'a Core<T>,
     waiting: &mut Option<Ticket>,
@@ -586,7 +588,7 @@ impl<T> Op for JoinOp<'_, T> {
         let fresh = ticket.fresh(cx);
         let mut state = core.lock();
         // Woken (removed) only by the `task_done` that released us.
-        if state.join_waiting.still_waiting(ticket, fresh)
+        if state.join_waiting.still_waiting(ticket, fresh, cx)
             && !join_released(&mut self.start, &state)
         {
             return Poll::Pending;

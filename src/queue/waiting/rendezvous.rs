@@ -87,14 +87,14 @@ impl<T> PushOp<'_, T> {
                 return Poll::Ready(core.settle_deposit(deposit, PushTimeoutError::Closed));
             }
             if let Some(ticket) = &deposit.ticket {
-                if state.rv.confirm.still_waiting(ticket, fresh.take()) {
+                if state.rv.confirm.still_waiting(ticket, fresh.take(), cx) {
                     return Poll::Pending;
                 }
             }
             // Not registered yet (or woken with nothing changed, which
             // nothing does): join the line, with a waker.
             if let Some(waker) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
-                deposit.ticket = Some(state.rv.confirm.push(Some(waker), ()));
+                deposit.ticket = Some(state.rv.confirm.push(Some(waker), cx, ()));
                 return Poll::Pending;
             }
             drop(state);
