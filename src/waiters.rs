@@ -397,7 +397,10 @@ impl<P> WaitList<P> {
     /// `Pending` ([`Ticket::has_waker`]). Until then it cannot be woken,
     /// which is harmless: it is still running, and looks at its entry again.
     #[inline]
-    pub(crate) fn push(&mut self, waker: Option<NewWaker>, cx: &Context<'_>, payload: P) -> Ticket {
+    pub(crate) fn push(&mut self, waker: Option<NewWaker>, cx: &Context<'_>, payload: P) -> Ticket
+    where
+        P: Copy,
+    {
         let id = self.next_id;
         self.next_id += 1;
         let (waker, key, thread) = match waker {
@@ -426,15 +429,31 @@ impl<P> WaitList<P> {
         Ticket { id, key }
     }
 
-    /// Room for one more entry: the entries that left the list are dropped
-    /// (and the waiters moved to the front) if they are at least half of
-    /// it, else the buffer grows. Either way each entry is moved at most a
-    /// constant number of times on average.
-    #[cold]
+    /// Room for one more entry: if the entries that left the list are at
+    /// least half of it, the waiters move down over them; else the buffer
+    /// grows. Either way an entry moves at most once per entry pushed, on
+    /// average. (Not `#[cold]`: a list that never empties, such as a
+    /// barrier's slots while parties leave and arrive again, comes here
+    /// every few pushes.)
     #[inline(never)]
-    fn make_room(&mut self) {
-        if self.head > 0 && self.head >= self.entries.len() / 2 {
-            self.entries.drain(..self.head);
+    fn make_room(&mut self)
+    where
+        P: Copy,
+    {
+        let (head, len) = (self.head, self.entries.len());
+        if head > 0 && head >= len / 2 {
+            let live = len - head;
+            let base = self.entries.as_mut_ptr();
+            // SAFETY: both ranges lie within the initialised `[0, len)`
+            // (`copy` allows them to overlap). The entries written over,
+            // `[0, head)`, have left the list and own nothing (no waker,
+            // ids, times and a `Copy` payload), so not dropping them loses
+            // nothing; and after `set_len` the stale copies past `live`
+            // are outside the `Vec`, so nothing is dropped twice.
+            unsafe {
+                std::ptr::copy(base.add(head), base, live);
+                self.entries.set_len(live);
+            }
             self.head = 0;
         } else {
             self.entries.reserve(1);
@@ -505,11 +524,37 @@ impl<P> WaitList<P> {
         P: Copy,
     {
         let i = self.position(ticket.id)?;
+        Some((self.remove_at(i)?, i == 0))
+    }
+
+    /// [`remove`](WaitList::remove) for a waiter that has read its payload
+    /// where it is ([`get_mut`](WaitList::get_mut)): whether it was still
+    /// in the list. A payload with a tag and padding (a barrier party's
+    /// outcome) is copied back in overlapping pieces, a store-forwarding
+    /// stall at each step; this copies nothing.
+    #[inline]
+    pub(crate) fn discard(&mut self, ticket: &Ticket) -> bool
+    where
+        P: Copy,
+    {
+        match self.position(ticket.id) {
+            Some(i) => self.remove_at(i).is_some(),
+            None => false,
+        }
+    }
+
+    /// Takes the waiter at position `i` out of line, its waker (if any)
+    /// dropped after the lock is released.
+    #[inline(always)]
+    fn remove_at(&mut self, i: usize) -> Option<P>
+    where
+        P: Copy,
+    {
         // Its waker, if any, leaves first and drops (deferred) at the end.
         let waker = Owned(self.live_mut().get_mut(i)?.waker.0.take());
-        let payload = self.leave(i)?;
+        let payload = self.leave(i);
         drop(waker);
-        Some((payload, i == 0))
+        payload
     }
 
     /// Removes the oldest waiter and wakes it (deferred); returns its

@@ -50,7 +50,7 @@ impl<T> Core<T> {
 /// expected — take the lock once. (A blocking waiter's waker is the
 /// engine's own, which may be cloned under the lock: it needs no hint.)
 #[inline(always)]
-fn try_or_wait<T, R, P: Default>(
+fn try_or_wait<T, R, P: Default + Copy>(
     core: &Core<T>,
     cx: &Context<'_>,
     expect_wait: fn(&Core<T>) -> bool,
