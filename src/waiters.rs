@@ -197,6 +197,16 @@ impl Ticket {
         Some(NewWaker::of(cx))
     }
 
+    /// A clone of `cx`'s waker, to store in a second lock round after a
+    /// waiter that was woken in place found it may not clone under the lock
+    /// ([`Entry::refresh`] said no waker is stored). Call it holding no
+    /// lock.
+    #[inline]
+    pub(crate) fn clone_waker(&mut self, cx: &Context<'_>) -> NewWaker {
+        self.key = WakerKey::of(cx.waker());
+        NewWaker::of(cx)
+    }
+
     /// The waiter's id: increasing in arrival order.
     pub(crate) fn id(&self) -> u64 {
         self.id
@@ -249,6 +259,19 @@ impl<P> Entry<P> {
         let (waker, _, thread) = new.into_parts(cx);
         self.waker = waker;
         self.thread = thread;
+    }
+
+    /// Stores `fresh` (cloned from `cx` before the lock) if any, else a
+    /// clone of `cx`'s waker if that may be made under the lock (the
+    /// blocking driver's own); returns whether a waker is stored now. If
+    /// not (a task's waiter woken in place, with nothing new), the caller
+    /// releases the lock, clones ([`Ticket::clone_waker`]) and looks again.
+    #[inline]
+    pub(crate) fn refresh(&mut self, fresh: Option<NewWaker>, cx: &Context<'_>) -> bool {
+        if let Some(new) = fresh.or_else(|| NewWaker::if_own(cx)) {
+            self.set_waker(new, cx);
+        }
+        self.has_waker()
     }
 
     /// Whether this waiter is a blocking wait (a thread that sleeps in the

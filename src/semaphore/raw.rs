@@ -539,18 +539,14 @@ impl RawSemaphore {
             let Some(entry) = waiters.list.get_mut(ticket) else {
                 return Some(waiters.outcome(ticket));
             };
-            if let Some(new) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
-                entry.set_waker(new, cx);
-            }
-            if entry.has_waker() {
+            if entry.refresh(fresh.take(), cx) {
                 return None;
             }
             // Woken, still waiting, and our waker may not be cloned under
             // the lock: clone it outside, and look again (a wake that came
             // meanwhile found no waker to run, so the retry above reruns).
             drop(waiters);
-            fresh = Some(NewWaker::of(cx));
-            ticket.fresh(cx);
+            fresh = Some(ticket.clone_waker(cx));
         }
     }
 

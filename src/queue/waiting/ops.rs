@@ -118,15 +118,11 @@ fn claim<'a, T>(
             s.handoff = true;
         }
         let entry = s.waiting.get_mut(ticket).expect("still queued");
-        if let Some(new) = fresh.take().or_else(|| NewWaker::if_own(cx)) {
-            entry.set_waker(new, cx);
-        }
-        if entry.has_waker() {
+        if entry.refresh(fresh.take(), cx) {
             return None;
         }
         drop(state);
-        fresh = Some(NewWaker::of(cx));
-        ticket.fresh(cx);
+        fresh = Some(ticket.clone_waker(cx));
     }
 }
 
